@@ -1,0 +1,73 @@
+//! Command-line types only; [`crate::run`] turns them into work.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::report::OutputMode;
+
+/// Build the "Kubernetes Network Policies and Service Meshes" lab environment from one profile.
+#[derive(Debug, Parser)]
+#[command(name = "labprov", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Profile file, or the name of a built-in profile (local, crownlabs, vagrant).
+    /// Default: ./labprov.toml if present, else the built-in `local`.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub profile: Option<String>,
+
+    /// How to print: a live view (human, the default on a terminal), plain lines, or JSON Lines.
+    #[arg(long, global = true, value_enum, default_value_t = OutputMode::Human)]
+    pub output: OutputMode,
+
+    /// More detail (repeatable).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Less detail (repeatable).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub quiet: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Args, Clone, Default)]
+pub struct Targets {
+    /// Only these hosts (names from the profile), comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
+    pub limit: Vec<String>,
+
+    /// Use these addresses instead of the profile's hosts, comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "ADDR,...")]
+    pub hosts: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Converge every host: install what is missing, start what is stopped.
+    Up {
+        #[command(flatten)]
+        targets: Targets,
+    },
+    /// Check every host and show what `up` would change; changes nothing.
+    Plan {
+        #[command(flatten)]
+        targets: Targets,
+    },
+    /// Show each step's state on every host.
+    Status {
+        #[command(flatten)]
+        targets: Targets,
+    },
+    /// Write every script labprov would send to a host into DIR; contacts nothing.
+    Render {
+        /// Output directory (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Print shell completions.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}

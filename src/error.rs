@@ -1,0 +1,211 @@
+//! The one error type of labprov.
+//!
+//! Every failure a user can see is a variant here, so its wording lives in one place and the
+//! exit code is decided by one function ([`Error::exit_code`]). Input errors carry the file and
+//! byte span of the offending text so `Display` can point at it the way a compiler does.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// A piece of input text with a location, used to print `file:line:col` and a caret line.
+#[derive(Debug, Clone)]
+pub struct Snippet {
+    pub file: PathBuf,
+    pub line: usize,
+    pub col: usize,
+    pub line_text: String,
+    pub width: usize,
+}
+
+impl Snippet {
+    /// Locate `span` (byte offsets) in `text`.
+    pub fn new(file: impl Into<PathBuf>, text: &str, span: std::ops::Range<usize>) -> Snippet {
+        let start = span.start.min(text.len());
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+        let line = text[..start].matches('\n').count() + 1;
+        let col = text[line_start..start].chars().count() + 1;
+        let end = span.end.clamp(start, line_end);
+        let width = text[start..end].chars().count().max(1);
+        Snippet {
+            file: file.into(),
+            line,
+            col,
+            line_text: text[line_start..line_end]
+                .trim_end_matches('\r')
+                .to_string(),
+            width,
+        }
+    }
+
+    /// The text under the caret.
+    pub fn text(&self) -> String {
+        self.line_text
+            .chars()
+            .skip(self.col - 1)
+            .take(self.width)
+            .collect()
+    }
+}
+
+impl fmt::Display for Snippet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let num = self.line.to_string();
+        let pad = " ".repeat(num.len());
+        writeln!(
+            f,
+            "{pad}--> {}:{}:{}",
+            self.file.display(),
+            self.line,
+            self.col
+        )?;
+        writeln!(f, "{pad} |")?;
+        writeln!(f, "{num} | {}", self.line_text)?;
+        write!(
+            f,
+            "{pad} | {}{}",
+            " ".repeat(self.col - 1),
+            "^".repeat(self.width)
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The profile could not be read at all.
+    #[error("cannot read profile {}: {source}", path.display())]
+    ProfileRead {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    /// The profile is not valid TOML or does not fit the schema (unknown key, wrong type).
+    #[error("{}", render_input_error(message, snippet, help.as_deref()))]
+    ProfileSyntax {
+        message: String,
+        snippet: Box<Snippet>,
+        help: Option<String>,
+    },
+
+    /// A value has the right type but is not acceptable (bad URL, CIDR, version, name).
+    #[error("{}", render_input_error(&format!("invalid value for `{field}`: {reason}"), snippet, None))]
+    ProfileValue {
+        field: String,
+        reason: String,
+        snippet: Box<Snippet>,
+    },
+
+    /// A problem that spans several places of the profile, such as a missing section.
+    #[error("{}: {message}", path.display())]
+    ProfileInvalid { path: PathBuf, message: String },
+
+    /// `extends` names a profile that does not exist, or the chain loops.
+    #[error("{}: cannot extend `{name}`: {reason}", path.display())]
+    ProfileExtends {
+        path: PathBuf,
+        name: String,
+        reason: String,
+    },
+
+    /// Bad command-line usage that clap cannot see (e.g. `--limit` naming an unknown host).
+    #[error("{message}")]
+    Usage { message: String },
+
+    /// A template failed to render; this is a bug in labprov, not in the input.
+    #[error("internal error: template {name} failed to render: {message}")]
+    Template { name: String, message: String },
+
+    /// Writing rendered files or the journal failed.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    /// Interrupted by Ctrl-C; hosts were left as they were after their current command.
+    #[error("interrupted")]
+    Interrupted,
+}
+
+fn render_input_error(message: &str, snippet: &Snippet, help: Option<&str>) -> String {
+    let mut out = format!("{message}\n{snippet}");
+    if let Some(help) = help {
+        out.push_str(&format!("\n  = help: {help}"));
+    }
+    out
+}
+
+impl Error {
+    /// The process exit code for this error: 2 for anything the user can fix in the input.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::ProfileRead { .. }
+            | Error::ProfileSyntax { .. }
+            | Error::ProfileValue { .. }
+            | Error::ProfileInvalid { .. }
+            | Error::ProfileExtends { .. }
+            | Error::Usage { .. } => 2,
+            Error::Interrupted => 130,
+            Error::Template { .. } | Error::Write { .. } => 1,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why one host could not be reached at all: kept apart from [`RemoteFailure`] because
+/// the fix is different (network, keys, bastion) and because a connection failure stops
+/// every step of the host while a command failure stops only that step and what needs it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("cannot connect to {target}: {reason}")]
+pub struct ConnectFailure {
+    pub target: String,
+    pub reason: String,
+}
+
+/// A command that ran on a host and failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{what} exited {code}{}", tail_suffix(stderr_tail))]
+pub struct RemoteFailure {
+    pub what: String,
+    pub code: i32,
+    pub stderr_tail: String,
+}
+
+fn tail_suffix(tail: &str) -> String {
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!(": {tail}")
+    }
+}
+
+/// The last few non-empty lines of some output, joined, for error messages.
+pub fn tail(text: &str, lines: usize) -> String {
+    let kept: Vec<&str> = text
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty() && !l.starts_with("::"))
+        .collect();
+    let start = kept.len().saturating_sub(lines);
+    kept[start..].join(" | ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippet_points_at_the_span() {
+        let text = "a = 1\n[cluster]\ncpu = 4\n";
+        let start = text.find("cpu").unwrap();
+        let s = Snippet::new("p.toml", text, start..start + 3);
+        assert_eq!((s.line, s.col, s.text().as_str()), (3, 1, "cpu"));
+        assert_eq!(s.to_string(), " --> p.toml:3:1\n  |\n3 | cpu = 4\n  | ^^^");
+    }
+
+    #[test]
+    fn tail_keeps_last_meaningful_lines() {
+        assert_eq!(tail("a\n\n::marker\nb\nc\n", 2), "b | c");
+    }
+}

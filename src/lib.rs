@@ -1,0 +1,194 @@
+//! labprov: provisions the environment of the lab "Kubernetes Network Policies and Service
+//! Meshes" (Docker, minikube with Cilium, kubectl, Istio) on this machine or on Ubuntu VMs
+//! reached over SSH through a jump host.
+//!
+//! The data flows one way: profile text → [`profile`] layers → validated [`config::Config`]
+//! → inventory of hosts → per-host [`engine`] runs (one check round trip, then the applies
+//! that are needed) → [`report`], the only printer. Input errors stop the run before any host
+//! is contacted; the exit code is decided in [`run`] alone.
+
+pub mod artifacts;
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod outcome;
+pub mod profile;
+pub mod render;
+pub mod report;
+pub mod steps;
+pub mod transport;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Command, Targets};
+use crate::config::{Config, Host};
+use crate::engine::{HostResult, Mode};
+use crate::error::{Error, Result};
+use crate::report::Report;
+
+/// Run labprov and return the process exit code: 0 converged, 1 some host failed,
+/// 2 bad input, 130 interrupted.
+pub fn run(cli: Cli) -> i32 {
+    let verbosity = cli.verbose as i8 - cli.quiet as i8;
+    let report = Arc::new(Report::new(cli.output, verbosity));
+    match execute(cli, report.clone()) {
+        Ok(code) => code,
+        Err(e) => {
+            report.error(&e.to_string());
+            e.exit_code()
+        }
+    }
+}
+
+fn load_config(profile: Option<&str>) -> Result<Config> {
+    let spec = match profile {
+        Some(p) => p.to_string(),
+        None if Path::new("labprov.toml").is_file() => "labprov.toml".to_string(),
+        None => "local".to_string(),
+    };
+    let layers = profile::load(&spec)?;
+    Config::from_layers(&layers)
+}
+
+/// The hosts a command works on, after `--hosts` and `--limit`.
+fn inventory(cfg: &Config, targets: &Targets) -> Result<Vec<Host>> {
+    let mut hosts = if targets.hosts.is_empty() {
+        cfg.hosts.clone()
+    } else {
+        let mut seen = std::collections::HashSet::new();
+        targets
+            .hosts
+            .iter()
+            .map(|a| {
+                let a = a.trim();
+                let valid =
+                    a.parse::<std::net::IpAddr>().is_ok() || a.split('.').all(config::is_dns_label);
+                if !valid {
+                    return Err(Error::Usage {
+                        message: format!("--hosts: `{a}` is neither an IP address nor a host name"),
+                    });
+                }
+                if !seen.insert(a.to_string()) {
+                    return Err(Error::Usage {
+                        message: format!("--hosts: `{a}` is given twice"),
+                    });
+                }
+                Ok(Host {
+                    name: a.to_string(),
+                    address: Some(a.to_string()),
+                    user: None,
+                    port: None,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?
+    };
+    if hosts.iter().any(|h| !h.is_local())
+        && cfg.ssh.user.is_none()
+        && hosts.iter().any(|h| h.user.is_none())
+    {
+        return Err(Error::Usage {
+            message: format!(
+                "{}: no SSH user for the hosts: set `ssh.user` in the profile",
+                cfg.path.display()
+            ),
+        });
+    }
+    if hosts.is_empty() {
+        return Err(Error::Usage {
+            message: format!(
+                "{} lists no hosts: add a [[hosts]] entry or pass --hosts ADDRESS",
+                cfg.path.display()
+            ),
+        });
+    }
+    if !targets.limit.is_empty() {
+        for name in &targets.limit {
+            if !hosts.iter().any(|h| &h.name == name) {
+                let known: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+                return Err(Error::Usage {
+                    message: format!(
+                        "--limit: no host named `{name}` (hosts: {})",
+                        known.join(", ")
+                    ),
+                });
+            }
+        }
+        hosts.retain(|h| targets.limit.contains(&h.name));
+    }
+    Ok(hosts)
+}
+
+fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
+    let (mode, targets) = match &cli.command {
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "labprov", &mut out);
+            report.raw(&out);
+            return Ok(0);
+        }
+        Command::Render { out } => {
+            let cfg = load_config(cli.profile.as_deref())?;
+            let n = render_to(&cfg, out)?;
+            report.info(&format!("wrote {n} scripts to {}", out.display()));
+            return Ok(0);
+        }
+        Command::Up { targets } => (Mode::Up, targets),
+        Command::Plan { targets } => (Mode::Plan, targets),
+        Command::Status { targets } => (Mode::Status, targets),
+    };
+    let cfg = load_config(cli.profile.as_deref())?;
+    let hosts = inventory(&cfg, targets)?;
+    let names: Vec<String> = hosts.iter().map(|h| h.name.clone()).collect();
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| Error::Usage {
+        message: format!("cannot start runtime: {e}"),
+    })?;
+    let results = runtime.block_on(async {
+        tokio::select! {
+            r = engine::run(cfg, hosts, mode, report.clone()) => r,
+            _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
+        }
+    })?;
+    report.summary(&names);
+    Ok(if results.iter().all(|r| *r == HostResult::Converged) {
+        0
+    } else {
+        1
+    })
+}
+
+/// Write the check script and every apply script, as a host would receive them.
+fn render_to(cfg: &Config, dir: &Path) -> Result<usize> {
+    let renderer = render::Renderer::new()?;
+    let write = |path: &Path, text: &str| -> Result<()> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| Error::Write {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        std::fs::write(path, text).map_err(|source| Error::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    let mut n = 0;
+    write(
+        &dir.join("check.sh"),
+        &renderer.check_script(cfg, steps::REGISTRY)?,
+    )?;
+    n += 1;
+    for (i, step) in steps::REGISTRY.iter().enumerate() {
+        if let Some(script) = renderer.apply_script(cfg, step, None)? {
+            write(
+                &dir.join("apply").join(format!("{i:02}-{}.sh", step.id)),
+                &script,
+            )?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}

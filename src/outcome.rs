@@ -1,0 +1,160 @@
+//! What the engine learns and decides, as values: per-step check results, the plan of a
+//! host, and step outcomes. Outcomes are built only through constructors, so a failed step
+//! always says why and a changed step always ran its apply.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// What a step's check said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckState {
+    Converged,
+    NeedsChange,
+    /// Cannot be converged by applying: needs the user (e.g. a running cluster differs).
+    Blocked,
+    /// The check itself did not run properly.
+    Error,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepCheck {
+    pub step: &'static str,
+    pub state: CheckState,
+    pub reasons: Vec<String>,
+}
+
+/// The checks of one host, from its single check round trip.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostPlan {
+    pub host: String,
+    pub facts: BTreeMap<String, String>,
+    pub steps: Vec<StepCheck>,
+}
+
+impl HostPlan {
+    pub fn get(&self, step: &str) -> Option<&StepCheck> {
+        self.steps.iter().find(|s| s.step == step)
+    }
+
+    /// One line about the machine, for the live view and the plan.
+    pub fn describe(&self) -> String {
+        let f = |k: &str| self.facts.get(k).map(String::as_str).unwrap_or("?");
+        let mem_gib = f("mem_mib")
+            .parse::<f64>()
+            .map(|m| m / 1024.0)
+            .unwrap_or(0.0);
+        format!(
+            "{} {} ({}) {}, {} CPUs, {:.1} GiB RAM, user {}",
+            f("os"),
+            f("os_version"),
+            f("codename"),
+            f("arch"),
+            f("cpus"),
+            mem_gib,
+            f("user")
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Ok,
+    Changed,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    host: String,
+    step: &'static str,
+    kind: Kind,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    detail: String,
+    elapsed_ms: u128,
+}
+
+impl Outcome {
+    /// Nothing to do: the check found the step converged, or the apply found it so.
+    pub fn ok(host: &str, step: &'static str, elapsed: Duration) -> Outcome {
+        Outcome::new(host, step, Kind::Ok, String::new(), elapsed)
+    }
+
+    /// The apply ran and changed the host; `what` says what was wrong before.
+    pub fn changed(host: &str, step: &'static str, what: String, elapsed: Duration) -> Outcome {
+        Outcome::new(host, step, Kind::Changed, what, elapsed)
+    }
+
+    /// The step did not converge. A failure without a reason is a bug, not an outcome.
+    pub fn failed(host: &str, step: &'static str, reason: String, elapsed: Duration) -> Outcome {
+        assert!(
+            !reason.trim().is_empty(),
+            "failed outcome of {step} needs a reason"
+        );
+        Outcome::new(host, step, Kind::Failed, reason, elapsed)
+    }
+
+    fn new(
+        host: &str,
+        step: &'static str,
+        kind: Kind,
+        detail: String,
+        elapsed: Duration,
+    ) -> Outcome {
+        Outcome {
+            host: host.to_string(),
+            step,
+            kind,
+            detail,
+            elapsed_ms: elapsed.as_millis(),
+        }
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+    pub fn step(&self) -> &'static str {
+        self.step
+    }
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+    pub fn elapsed_ms(&self) -> u128 {
+        self.elapsed_ms
+    }
+}
+
+/// Per-host tallies for the summary.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct Tally {
+    pub ok: usize,
+    pub changed: usize,
+    pub failed: usize,
+}
+
+impl Tally {
+    pub fn add(&mut self, kind: Kind) {
+        match kind {
+            Kind::Ok => self.ok += 1,
+            Kind::Changed => self.changed += 1,
+            Kind::Failed => self.failed += 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "needs a reason")]
+    fn failure_needs_a_reason() {
+        Outcome::failed("h", "docker", "  ".into(), Duration::ZERO);
+    }
+}

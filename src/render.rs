@@ -1,0 +1,156 @@
+//! Scripts from templates. Pure: the same config gives the same bytes, nothing is contacted,
+//! and `labprov render` writes exactly what a host would be sent.
+//!
+//! Profile values reach shell only through the `q` filter (POSIX single-quote quoting), so
+//! a value can never become shell syntax.
+
+use std::collections::HashMap;
+
+use tera::{Context, Tera, Value};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::steps::{REGISTRY, Step, Template};
+
+const PRELUDE: Template = crate::steps::template!("prelude.sh");
+const CHECK: Template = crate::steps::template!("check.sh");
+const APPLY: Template = crate::steps::template!("apply.sh");
+
+pub struct Renderer {
+    tera: Tera,
+}
+
+fn quote(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
+    let text = match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        other => return Err(tera::Error::msg(format!("q: cannot quote {other}"))),
+    };
+    shlex::try_quote(&text)
+        .map(|q| Value::String(q.into_owned()))
+        .map_err(|e| tera::Error::msg(format!("q: {e}")))
+}
+
+impl Renderer {
+    pub fn new() -> Result<Renderer> {
+        let mut tera = Tera::default();
+        let mut all = vec![PRELUDE, CHECK, APPLY];
+        for step in REGISTRY {
+            all.push(step.check);
+            all.extend(step.apply);
+            all.extend(step.libs.iter().copied());
+        }
+        all.sort_by_key(|t| t.name);
+        all.dedup_by_key(|t| t.name);
+        tera.add_raw_templates(all.iter().map(|t| (t.name, t.text)))
+            .map_err(|e| template_error("templates", e))?;
+        tera.autoescape_on(vec![]);
+        tera.register_filter("q", quote);
+        Ok(Renderer { tera })
+    }
+
+    fn context(cfg: &Config, step: &Step, pushed_sha: Option<&str>) -> Context {
+        let mut ctx = Context::new();
+        ctx.insert("cfg", cfg);
+        ctx.insert("pushed_sha", &pushed_sha);
+        (step.vars)(cfg, &mut ctx);
+        ctx
+    }
+
+    fn render(&self, name: &str, ctx: &Context) -> Result<String> {
+        self.tera
+            .render(name, ctx)
+            .map_err(|e| template_error(name, e))
+    }
+
+    /// The one script that checks every given step.
+    pub fn check_script(&self, cfg: &Config, steps: &[&Step]) -> Result<String> {
+        let mut rendered = Vec::new();
+        for step in steps {
+            let body = self.render(step.check.name, &Self::context(cfg, step, None))?;
+            rendered.push(serde_json::json!({"id": step.id, "check": body.trim_end()}));
+        }
+        let mut ctx = Context::new();
+        ctx.insert("steps", &rendered);
+        Ok(tidy(&self.render(CHECK.name, &ctx)?))
+    }
+
+    /// The apply script of one step. `pushed_sha` is set in push mode: the artifact then
+    /// arrives on stdin, already verified by the controller against this digest.
+    pub fn apply_script(
+        &self,
+        cfg: &Config,
+        step: &Step,
+        pushed_sha: Option<&str>,
+    ) -> Result<Option<String>> {
+        let Some(apply) = step.apply else {
+            return Ok(None);
+        };
+        let body = self.render(apply.name, &Self::context(cfg, step, pushed_sha))?;
+        let mut ctx = Context::new();
+        ctx.insert(
+            "step",
+            &serde_json::json!({"id": step.id, "title": step.title, "apply": body.trim_end()}),
+        );
+        Ok(Some(tidy(&self.render(APPLY.name, &ctx)?)))
+    }
+}
+
+/// Collapse the blank lines template control flow leaves behind.
+fn tidy(script: &str) -> String {
+    let mut out = String::with_capacity(script.len());
+    let mut blank = 0;
+    for line in script.lines() {
+        if line.trim().is_empty() {
+            blank += 1;
+            if blank > 1 {
+                continue;
+            }
+        } else {
+            blank = 0;
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn template_error(name: &str, e: tera::Error) -> Error {
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        message.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    Error::Template {
+        name: name.to_string(),
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quote_filter_neutralises_shell() {
+        // Whatever the quoting style, bash must read back exactly the original text.
+        for nasty in [
+            "a'b; rm -rf /",
+            "$(id) `id` \\ \"q\"",
+            "line\nbreak",
+            "*?[x]{a,b} ~ #",
+        ] {
+            let Value::String(q) = quote(&Value::String(nasty.into()), &HashMap::new()).unwrap()
+            else {
+                panic!("not a string")
+            };
+            let out = std::process::Command::new("bash")
+                .args(["-c", &format!("printf %s {q}")])
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8_lossy(&out.stdout), nasty, "quoted as {q}");
+        }
+    }
+}

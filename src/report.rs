@@ -1,0 +1,292 @@
+//! The only module that prints.
+//!
+//! Three faces of the same event stream: a live indicatif view for a terminal (one line per
+//! active host, finished lines printed above it), plain lines when stdout is not a terminal
+//! or `--output plain`, and JSON Lines for machines (`--output json`), whose last line is
+//! always the summary. Errors go to stderr in every mode.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+
+use crate::outcome::{CheckState, HostPlan, Kind, Outcome, Tally};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputMode {
+    Human,
+    Plain,
+    Json,
+}
+
+pub struct Report {
+    mode: OutputMode,
+    verbosity: i8,
+    started: Instant,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    multi: Option<MultiProgress>,
+    bars: BTreeMap<String, ProgressBar>,
+    tallies: BTreeMap<String, Tally>,
+    /// Hosts whose run failed, with the step and reason, for the final table.
+    failures: BTreeMap<String, (String, String)>,
+}
+
+impl Report {
+    pub fn new(requested: OutputMode, verbosity: i8) -> Report {
+        let mode = match requested {
+            OutputMode::Human if !std::io::stdout().is_terminal() => OutputMode::Plain,
+            m => m,
+        };
+        let multi = (mode == OutputMode::Human)
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stdout()));
+        Report {
+            mode,
+            verbosity,
+            started: Instant::now(),
+            state: Mutex::new(State {
+                multi,
+                ..State::default()
+            }),
+        }
+    }
+
+    fn line(&self, state: &State, text: &str) {
+        match &state.multi {
+            Some(m) => {
+                let _ = m.println(text);
+            }
+            None => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{text}");
+            }
+        }
+    }
+
+    fn json(&self, value: serde_json::Value) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{value}");
+    }
+
+    /// A host's current activity, shown on its live line.
+    pub fn phase(&self, host: &str, what: &str) {
+        let mut st = self.state.lock().expect("report lock");
+        match self.mode {
+            OutputMode::Human => {
+                let multi = st.multi.clone().expect("human mode has a multi");
+                let bar = st.bars.entry(host.to_string()).or_insert_with(|| {
+                    let b = multi.add(ProgressBar::new_spinner());
+                    b.set_style(
+                        ProgressStyle::with_template("{spinner} {prefix:.bold} {msg} ({elapsed})")
+                            .expect("valid template"),
+                    );
+                    b.set_prefix(host.to_string());
+                    b.enable_steady_tick(Duration::from_millis(120));
+                    b
+                });
+                bar.set_message(what.to_string());
+            }
+            OutputMode::Plain if self.verbosity > 0 => self.line(&st, &format!("{host}: {what}")),
+            _ => {}
+        }
+    }
+
+    /// A host is done: its live line goes away (200 hosts must not flood the terminal).
+    pub fn host_done(&self, host: &str) {
+        let mut st = self.state.lock().expect("report lock");
+        if let Some(bar) = st.bars.remove(host) {
+            bar.finish_and_clear();
+            if let Some(m) = &st.multi {
+                m.remove(&bar);
+            }
+        }
+    }
+
+    pub fn facts(&self, plan: &HostPlan) {
+        let st = self.state.lock().expect("report lock");
+        match self.mode {
+            OutputMode::Json => {
+                self.json(json!({"type": "facts", "host": plan.host, "facts": plan.facts}))
+            }
+            _ if self.verbosity >= 0 => {
+                self.line(&st, &format!("{}: {}", plan.host, plan.describe()))
+            }
+            _ => {}
+        }
+    }
+
+    pub fn outcome(&self, o: &Outcome) {
+        let mut st = self.state.lock().expect("report lock");
+        st.tallies
+            .entry(o.host().to_string())
+            .or_default()
+            .add(o.kind());
+        if o.kind() == Kind::Failed {
+            st.failures
+                .entry(o.host().to_string())
+                .or_insert_with(|| (o.step().to_string(), o.detail().to_string()));
+        }
+        match self.mode {
+            OutputMode::Json => {
+                let mut v = serde_json::to_value(o).expect("outcome serializes");
+                v["type"] = json!("step");
+                self.json(v);
+            }
+            _ => {
+                if o.kind() == Kind::Ok && self.verbosity <= 0 {
+                    return;
+                }
+                let secs = o.elapsed_ms() as f64 / 1000.0;
+                let word = match o.kind() {
+                    Kind::Ok => "ok",
+                    Kind::Changed => "changed",
+                    Kind::Failed => "FAILED",
+                };
+                let detail = if o.detail().is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", o.detail())
+                };
+                self.line(
+                    &st,
+                    &format!("{}: {} {word} ({secs:.1}s){detail}", o.host(), o.step()),
+                );
+            }
+        }
+    }
+
+    /// A host that could not be reached: one failure, for the step "connect".
+    pub fn unreachable(&self, host: &str, reason: &str) {
+        let o = Outcome::failed(host, "connect", reason.to_string(), Duration::ZERO);
+        self.outcome(&o);
+    }
+
+    /// `plan` and `status`: what each step of a host would need.
+    pub fn plan(&self, plan: &HostPlan, as_status: bool) {
+        let st = self.state.lock().expect("report lock");
+        if self.mode == OutputMode::Json {
+            for s in &plan.steps {
+                self.json(
+                    json!({"type": if as_status {"status"} else {"plan"}, "host": plan.host,
+                    "step": s.step, "state": s.state, "reasons": s.reasons}),
+                );
+            }
+            return;
+        }
+        let mut text = String::new();
+        let mut counts = [0usize; 4];
+        for s in &plan.steps {
+            let (mark, word, idx) = match s.state {
+                CheckState::Converged => ("=", if as_status { "converged" } else { "ok" }, 0),
+                CheckState::NeedsChange => {
+                    ("~", if as_status { "needs change" } else { "change" }, 1)
+                }
+                CheckState::Blocked => ("!", "blocked", 2),
+                CheckState::Error => ("?", "check failed", 3),
+            };
+            counts[idx] += 1;
+            let why = if s.reasons.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", s.reasons.join("; "))
+            };
+            text.push_str(&format!("\n  {mark} {:<10} {word}{why}", s.step));
+        }
+        let head = format!(
+            "{}: {} — {} to change, {} converged, {} blocked{}",
+            plan.host,
+            plan.describe(),
+            counts[1],
+            counts[0],
+            counts[2],
+            if counts[3] > 0 {
+                format!(", {} check errors", counts[3])
+            } else {
+                String::new()
+            }
+        );
+        self.line(&st, &format!("{head}{text}"));
+    }
+
+    pub fn warn(&self, message: &str) {
+        let st = self.state.lock().expect("report lock");
+        if let Some(m) = &st.multi {
+            m.suspend(|| eprintln!("warning: {message}"));
+        } else {
+            eprintln!("warning: {message}");
+        }
+    }
+
+    pub fn error(&self, message: &str) {
+        let st = self.state.lock().expect("report lock");
+        if let Some(m) = &st.multi {
+            m.suspend(|| eprintln!("error: {message}"));
+        } else {
+            eprintln!("error: {message}");
+        }
+    }
+
+    /// A line of a command's own result (`render` writing files, completions).
+    pub fn info(&self, message: &str) {
+        let st = self.state.lock().expect("report lock");
+        if self.mode == OutputMode::Json {
+            self.json(json!({"type": "info", "message": message}));
+        } else {
+            self.line(&st, message);
+        }
+    }
+
+    /// Raw text for stdout, such as shell completions.
+    pub fn raw(&self, bytes: &[u8]) {
+        let _ = std::io::stdout().lock().write_all(bytes);
+    }
+
+    /// The closing summary; in JSON mode it is the last line.
+    pub fn summary(&self, hosts: &[String]) {
+        let mut st = self.state.lock().expect("report lock");
+        if let Some(m) = st.multi.take() {
+            let _ = m.clear();
+        }
+        let elapsed = self.started.elapsed();
+        let tallies: BTreeMap<String, Tally> = hosts
+            .iter()
+            .map(|h| (h.clone(), st.tallies.get(h).copied().unwrap_or_default()))
+            .collect();
+        if self.mode == OutputMode::Json {
+            self.json(
+                json!({"type": "summary", "hosts": tallies, "elapsed_ms": elapsed.as_millis()}),
+            );
+            return;
+        }
+        let width = hosts.iter().map(String::len).max().unwrap_or(4).max(4);
+        let mut out = format!(
+            "\n{:<width$}  {:>4}  {:>7}  {:>6}  failure",
+            "host", "ok", "changed", "failed"
+        );
+        for (h, t) in &tallies {
+            let fail = st
+                .failures
+                .get(h)
+                .map(|(step, why)| format!("{step}: {why}"))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "\n{h:<width$}  {:>4}  {:>7}  {:>6}  {fail}",
+                t.ok, t.changed, t.failed
+            ));
+        }
+        let failed_hosts = tallies.values().filter(|t| t.failed > 0).count();
+        out.push_str(&format!(
+            "\n{} host(s), {} failed, in {:.1}s",
+            tallies.len(),
+            failed_hosts,
+            elapsed.as_secs_f64()
+        ));
+        self.line(&st, &out);
+    }
+}

@@ -1,0 +1,15 @@
+//! `minikube start` with the docker driver and the Cilium CNI. A running cluster whose
+//! settings differ from the profile is *blocked*, never recreated behind the user's back.
+use super::{Step, no_vars, template};
+
+pub static STEP: Step = Step {
+    id: "cluster",
+    title: "minikube cluster",
+    needs: &["docker", "minikube"],
+    needs_root: false,
+    check: template!("steps/cluster.check.sh"),
+    apply: Some(template!("steps/cluster.apply.sh")),
+    libs: &[template!("steps/cluster.lib.sh")],
+    artifact: None,
+    vars: no_vars,
+};

@@ -1,0 +1,16 @@
+//! Docker Engine from Docker's own apt repository, its service, and the user in group
+//! `docker`. Adding the group asks the engine to reconnect: the open session keeps its old
+//! groups, which is the trap `newgrp` works around interactively.
+use super::{Step, no_vars, template};
+
+pub static STEP: Step = Step {
+    id: "docker",
+    title: "Docker Engine",
+    needs: &["facts"],
+    needs_root: true,
+    check: template!("steps/docker.check.sh"),
+    apply: Some(template!("steps/docker.apply.sh")),
+    libs: &[template!("steps/docker.lib.sh")],
+    artifact: None,
+    vars: no_vars,
+};

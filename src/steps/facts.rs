@@ -1,0 +1,15 @@
+//! Facts: OS, architecture, resources, sudo. Read-only; the engine checks them against
+//! what labprov supports before any other step applies.
+use super::{Step, no_vars, template};
+
+pub static STEP: Step = Step {
+    id: "facts",
+    title: "host facts",
+    needs: &[],
+    needs_root: false,
+    check: template!("steps/facts.check.sh"),
+    apply: None,
+    libs: &[],
+    artifact: None,
+    vars: no_vars,
+};

@@ -1,0 +1,15 @@
+//! Istio in the cluster (`istioctl install --set profile=...`) and sidecar injection
+//! for the lab's namespace.
+use super::{Step, no_vars, template};
+
+pub static STEP: Step = Step {
+    id: "istio",
+    title: "Istio control plane",
+    needs: &["cluster", "dns", "istioctl", "kubectl"],
+    needs_root: false,
+    check: template!("steps/istio.check.sh"),
+    apply: Some(template!("steps/istio.apply.sh")),
+    libs: &[template!("steps/cluster.lib.sh")],
+    artifact: None,
+    vars: no_vars,
+};

@@ -1,0 +1,88 @@
+//! The provisioning steps, in lab order.
+//!
+//! A step is data: its id, what it needs, and the templates of its read-only *check* and of
+//! its *apply*. The engine never knows what a step does; it renders the check, asks the host
+//! once for every check, and applies what is not converged. Adding a step is one file here
+//! plus one line in [`REGISTRY`].
+
+use tera::Context;
+
+use crate::config::{Artifact, Config};
+
+mod addons;
+mod binaries;
+mod cluster;
+mod dns;
+mod docker;
+mod facts;
+mod istio;
+mod istio_release;
+
+/// A template shipped in the binary: its name (as tera `include` sees it) and text.
+#[derive(Debug, Clone, Copy)]
+pub struct Template {
+    pub name: &'static str,
+    pub text: &'static str,
+}
+
+macro_rules! template {
+    ($path:literal) => {
+        $crate::steps::Template {
+            name: $path,
+            text: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/", $path)),
+        }
+    };
+}
+pub(crate) use template;
+
+pub struct Step {
+    pub id: &'static str,
+    pub title: &'static str,
+    /// Steps that must be converged (or applied successfully) before this one applies.
+    pub needs: &'static [&'static str],
+    /// Whether apply needs root (through `sudo -n` for a non-root user).
+    pub needs_root: bool,
+    pub check: Template,
+    /// `None` for read-only steps such as facts.
+    pub apply: Option<Template>,
+    /// Templates the step's templates include.
+    pub libs: &'static [Template],
+    /// The artifact the apply downloads, so push mode can stream it from the controller.
+    pub artifact: Option<fn(&Config) -> &Artifact>,
+    /// Extra template variables beyond the profile (`cfg`).
+    pub vars: fn(&Config, &mut Context),
+}
+
+pub fn no_vars(_: &Config, _: &mut Context) {}
+
+/// Every step, in the order `up` applies them.
+pub static REGISTRY: &[&Step] = &[
+    &facts::STEP,
+    &docker::STEP,
+    &binaries::MINIKUBE,
+    &binaries::KUBECTL,
+    &istio_release::STEP,
+    &cluster::STEP,
+    &addons::STEP,
+    &dns::STEP,
+    &istio::STEP,
+];
+
+pub fn find(id: &str) -> Option<&'static Step> {
+    REGISTRY.iter().copied().find(|s| s.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn needs_point_backwards() {
+        for (i, step) in REGISTRY.iter().enumerate() {
+            for need in step.needs {
+                let j = REGISTRY.iter().position(|s| s.id == *need);
+                assert!(j.is_some_and(|j| j < i), "{} needs {need}", step.id);
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! This machine, through a child `bash`.
+
+use std::path::Path;
+use std::process::Stdio;
+
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+use super::Output;
+use crate::error::ConnectFailure;
+
+#[derive(Default)]
+pub struct Local {
+    /// After a step changed the user's groups, commands go through `sudo -u $USER`, which
+    /// starts a fresh login (initgroups) the way a new SSH connection would.
+    fresh_login: bool,
+}
+
+impl Local {
+    pub fn new() -> Local {
+        Local::default()
+    }
+
+    pub fn relogin(&mut self) {
+        // Root's groups never gate anything labprov runs.
+        let root = std::env::var("USER").is_ok_and(|u| u == "root") || is_root();
+        self.fresh_login = !root;
+    }
+
+    pub async fn run(&self, script: &str, stdin: Option<&Path>) -> Result<Output, ConnectFailure> {
+        let mut cmd = if self.fresh_login {
+            let user = current_user();
+            let mut c = Command::new("sudo");
+            c.args(["-n", "-H", "-u", &user, "--", "bash", "-c", script]);
+            c
+        } else {
+            let mut c = Command::new("bash");
+            c.args(["-c", script]);
+            c
+        };
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+        let fail = |e: std::io::Error| ConnectFailure {
+            target: "local".into(),
+            reason: format!("cannot run bash: {e}"),
+        };
+        let mut child = cmd.spawn().map_err(fail)?;
+        if let Some(path) = stdin {
+            let mut pipe = child.stdin.take().expect("stdin is piped");
+            let mut file = tokio::fs::File::open(path).await.map_err(fail)?;
+            // A script that exits early closes its stdin; its exit code tells why.
+            let _ = tokio::io::copy(&mut file, &mut pipe).await;
+            let _ = pipe.shutdown().await;
+        }
+        let out = child.wait_with_output().await.map_err(fail)?;
+        Ok(Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+fn current_user() -> String {
+    std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|u| !u.is_empty())
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "root".into())
+}

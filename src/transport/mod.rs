@@ -1,0 +1,66 @@
+//! How scripts reach a host: this machine, or SSH (one multiplexed master per host, through
+//! the jump host when there is one).
+//!
+//! A transport knows nothing of steps. It runs a script with `bash -c`, optionally streams
+//! a file to its stdin, and reports either the command's result or a [`ConnectFailure`]:
+//! "could not talk to the host" is kept apart from "the command failed".
+
+use std::path::Path;
+
+use crate::config::{Config, Host};
+use crate::error::ConnectFailure;
+
+mod local;
+mod ssh;
+
+pub use local::Local;
+pub use ssh::Ssh;
+
+/// What a finished remote command said.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub enum Transport {
+    Local(Local),
+    Ssh(Box<Ssh>),
+}
+
+impl Transport {
+    pub async fn connect(cfg: &Config, host: &Host) -> Result<Transport, ConnectFailure> {
+        match &host.address {
+            None => Ok(Transport::Local(Local::new())),
+            Some(_) => Ssh::connect(cfg, host)
+                .await
+                .map(|s| Transport::Ssh(Box::new(s))),
+        }
+    }
+
+    /// Run `script` with bash; `stdin` is streamed to it when given.
+    pub async fn run(&self, script: &str, stdin: Option<&Path>) -> Result<Output, ConnectFailure> {
+        match self {
+            Transport::Local(l) => l.run(script, stdin).await,
+            Transport::Ssh(s) => s.run(script, stdin).await,
+        }
+    }
+
+    /// Start a fresh login so group changes made by a step apply to what follows.
+    pub async fn relogin(&mut self) -> Result<(), ConnectFailure> {
+        match self {
+            Transport::Local(l) => {
+                l.relogin();
+                Ok(())
+            }
+            Transport::Ssh(s) => s.reconnect().await,
+        }
+    }
+
+    pub async fn close(self) {
+        if let Transport::Ssh(s) = self {
+            s.close().await;
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! SSH through OpenSSH via the `openssh` crate: one ControlMaster per host, every command
+//! a channel on it, so a converged host costs one TCP connection and one round trip.
+//!
+//! The user's `~/.ssh/config` applies unless the profile names a config file; builder
+//! options do not reach the jump host, so jump settings belong in that config.
+
+use std::path::Path;
+use std::time::Duration;
+
+use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
+use tokio::io::AsyncWriteExt;
+
+use super::Output;
+use crate::config::{Config, Host, HostKeyPolicy};
+use crate::error::ConnectFailure;
+
+pub struct Ssh {
+    builder: SessionBuilder,
+    destination: String,
+    session: Option<Session>,
+}
+
+/// Connection errors worth another try: the network or an overloaded bastion, not keys.
+fn transient(reason: &str) -> bool {
+    let permanent = [
+        "Permission denied",
+        "Host key verification failed",
+        "REMOTE HOST IDENTIFICATION HAS CHANGED",
+        "Could not resolve hostname",
+        "No route to host",
+    ];
+    !permanent.iter().any(|p| reason.contains(p))
+}
+
+fn describe(e: &openssh::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    text.replace('\n', " ").trim().to_string()
+}
+
+impl Ssh {
+    pub async fn connect(cfg: &Config, host: &Host) -> Result<Ssh, ConnectFailure> {
+        let mut b = SessionBuilder::default();
+        b.known_hosts_check(match cfg.ssh.host_key_policy {
+            HostKeyPolicy::Strict => KnownHosts::Strict,
+            HostKeyPolicy::AcceptNew => KnownHosts::Add,
+        });
+        b.connect_timeout(Duration::from_secs(cfg.ssh.connect_timeout));
+        b.server_alive_interval(Duration::from_secs(15));
+        // A killed labprov must not leave masters behind for long.
+        b.control_persist(ControlPersist::IdleFor(60.try_into().expect("non-zero")));
+        // Socket paths must stay short (sun_path); the default dir can be deep.
+        b.control_directory(std::env::temp_dir());
+        if let Some(user) = host.user.as_ref().or(cfg.ssh.user.as_ref()) {
+            b.user(user.clone());
+        }
+        if let Some(port) = host.port.or(cfg.ssh.port) {
+            b.port(port);
+        }
+        if let Some(f) = &cfg.ssh.config_file {
+            b.config_file(f);
+        }
+        if let Some(k) = &cfg.ssh.identity_file {
+            b.keyfile(k);
+        }
+        if let Some(j) = &cfg.ssh.jump {
+            b.jump_hosts([j]);
+        }
+        let destination = host.address.clone().expect("ssh host has an address");
+        let mut ssh = Ssh {
+            builder: b,
+            destination,
+            session: None,
+        };
+        ssh.reconnect().await?;
+        Ok(ssh)
+    }
+
+    fn target(&self) -> String {
+        match self.builder.get_user() {
+            Some(u) => format!("{u}@{}", self.destination),
+            None => self.destination.clone(),
+        }
+    }
+
+    /// (Re)open the master, retrying transient failures with backoff.
+    pub async fn reconnect(&mut self) -> Result<(), ConnectFailure> {
+        if let Some(old) = self.session.take() {
+            let _ = old.close().await;
+        }
+        let mut delay = Duration::from_millis(300);
+        let mut attempt = 1;
+        loop {
+            match self.builder.connect(&self.destination).await {
+                Ok(s) => {
+                    self.session = Some(s);
+                    return Ok(());
+                }
+                Err(e) => {
+                    let reason = describe(&e);
+                    if attempt >= 4 || !transient(&reason) {
+                        let tries = if attempt > 1 {
+                            format!(" (after {attempt} attempts)")
+                        } else {
+                            String::new()
+                        };
+                        return Err(ConnectFailure {
+                            target: self.target(),
+                            reason: format!("{reason}{tries}"),
+                        });
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    pub async fn run(&self, script: &str, stdin: Option<&Path>) -> Result<Output, ConnectFailure> {
+        let lost = |reason: String| ConnectFailure {
+            target: self.target(),
+            reason,
+        };
+        let session = self
+            .session
+            .as_ref()
+            .ok_or_else(|| lost("not connected".into()))?;
+        let mut cmd = session.command("bash");
+        cmd.arg("-c").arg(script);
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = cmd.spawn().await.map_err(|e| lost(describe(&e)))?;
+        if let Some(path) = stdin
+            && let Some(mut pipe) = child.stdin().take()
+        {
+            let mut file = tokio::fs::File::open(path)
+                .await
+                .map_err(|e| lost(format!("cannot read {}: {e}", path.display())))?;
+            let _ = tokio::io::copy(&mut file, &mut pipe).await;
+            let _ = pipe.shutdown().await;
+        }
+        match child.wait_with_output().await {
+            Ok(out) => {
+                let code = out.status.code().unwrap_or(-1);
+                // ssh reports a dropped connection as 255; make sure it was not the script.
+                if code == 255 && session.check().await.is_err() {
+                    return Err(lost("the connection was lost".into()));
+                }
+                Ok(Output {
+                    code,
+                    stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                    stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                })
+            }
+            Err(e) => {
+                if session.check().await.is_err() {
+                    Err(lost(format!("the connection was lost ({})", describe(&e))))
+                } else {
+                    Err(lost(describe(&e)))
+                }
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        if let Some(s) = self.session.take() {
+            let _ = s.close().await;
+        }
+    }
+}

@@ -1,0 +1,18 @@
+{% include "steps/cluster.lib.sh" %}
+if cluster_running; then
+  echo "::unchanged"
+  exit 0
+fi
+# minikube's docker driver talks to the daemon as this user: say so plainly if it cannot.
+if ! err=$(docker version 2>&1 >/dev/null); then
+  echo "docker is not usable by $(id -un): $(printf '%s' "$err" | tail -n 1)" >&2
+  exit 1
+fi
+extra=()
+# The docker driver refuses root unless forced (minikube's DRV_AS_ROOT).
+if [ "$(id -u)" -eq 0 ]; then
+  extra+=(--force)
+fi
+"$mk" start --driver={{ cfg.cluster.driver | q }} --cni={{ cfg.cluster.cni | q }} \
+  --cpus={{ cfg.cluster.cpus }} --memory={{ cfg.cluster.memory | q }} \
+  --kubernetes-version={{ cfg.cluster.kubernetes_version | q }} "${extra[@]}"

@@ -1,0 +1,36 @@
+{% include "steps/docker.lib.sh" %}
+export DEBIAN_FRONTEND=noninteractive
+if ! docker_installed || ! docker_source_ok || legacy_docker_list; then
+  # Docker's guide: packages that conflict with docker-ce go first.
+  conflicts=()
+  for p in docker.io docker-compose docker-compose-v2 docker-doc podman-docker containerd runc; do
+    if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+      conflicts+=("$p")
+    fi
+  done
+  if [ -n "${conflicts[*]}" ]; then
+    as_root apt-get remove -y -qq "${conflicts[@]}"
+  fi
+  as_root apt-get update -qq
+  as_root apt-get install -y -qq ca-certificates curl
+  as_root install -m 0755 -d /etc/apt/keyrings
+  key=$(mktemp)
+  trap 'rm -f "$key"' EXIT
+  curl -fsSL --retry 3 {{ cfg.docker.gpg_url | q }} -o "$key"
+  as_root install -m 0644 "$key" /etc/apt/keyrings/docker.asc
+  docker_sources | as_root tee /etc/apt/sources.list.d/docker.sources >/dev/null
+  if legacy_docker_list; then
+    as_root rm -f /etc/apt/sources.list.d/docker.list
+  fi
+  as_root apt-get update -qq
+  as_root apt-get install -y -qq docker-ce docker-ce-cli containerd.io docker-buildx-plugin docker-compose-plugin
+fi
+if ! systemctl is-active --quiet docker; then
+  as_root systemctl enable --now docker
+fi
+if ! in_docker_group; then
+  as_root usermod -aG docker "$(id -un)"
+  # The group applies only to new logins: ask the engine for a fresh connection
+  # instead of `newgrp`, which would start an interactive shell.
+  echo "::reconnect"
+fi

@@ -1,0 +1,23 @@
+# The deb822 source Docker's install guide writes today.
+docker_sources() {
+  local codename
+  # shellcheck disable=SC1091
+  codename=$(. /etc/os-release && echo "${UBUNTU_CODENAME:-$VERSION_CODENAME}")
+  printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: stable\nArchitectures: %s\nSigned-By: /etc/apt/keyrings/docker.asc\n' \
+    {{ cfg.docker.repo_url | q }} "$codename" "$(dpkg --print-architecture)"
+}
+docker_installed() {
+  dpkg-query -W -f='${Status}' docker-ce 2>/dev/null | grep -q 'install ok installed'
+}
+docker_source_ok() {
+  [ -s /etc/apt/keyrings/docker.asc ] &&
+    [ "$(cat /etc/apt/sources.list.d/docker.sources 2>/dev/null)" = "$(docker_sources)" ]
+}
+# The one-line source older guides (and the lab's) write; left beside docker.sources it
+# makes apt warn about every target being configured twice.
+legacy_docker_list() {
+  [ -e /etc/apt/sources.list.d/docker.list ]
+}
+in_docker_group() {
+  id -nG "$(id -un)" | tr ' ' '\n' | grep -qx docker
+}

@@ -1,0 +1,25 @@
+# Facts: what the host is, so the plan can say what will happen and refuse early.
+if [ -r /etc/os-release ]; then
+  # shellcheck disable=SC1091
+  . /etc/os-release
+fi
+fact os "${ID:-unknown}"
+fact os_version "${VERSION_ID:-unknown}"
+fact codename "${UBUNTU_CODENAME:-${VERSION_CODENAME:-unknown}}"
+fact arch "$(dpkg --print-architecture 2>/dev/null || uname -m)"
+fact cpus "$(nproc)"
+fact mem_mib "$(awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo)"
+fact disk_free_mib "$(df -Pm / | awk 'NR == 2 {print $4}')"
+fact user "$(id -un)"
+fact uid "$(id -u)"
+if [ "$(id -u)" -eq 0 ]; then
+  fact sudo root
+elif sudo -n true 2>/dev/null; then
+  fact sudo ok
+elif command -v sudo >/dev/null 2>&1; then
+  fact sudo password
+else
+  fact sudo missing
+fi
+fact nameserver "$(awk '$1 == "nameserver" {print $2; exit}' /etc/resolv.conf 2>/dev/null)"
+exit 0

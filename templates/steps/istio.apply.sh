@@ -1,0 +1,8 @@
+kc={{ cfg.paths.bin_dir | q }}/kubectl
+ictl={{ cfg.paths.bin_dir | q }}/istioctl
+image=$("$kc" -n istio-system get deployment istiod -o 'jsonpath={.spec.template.spec.containers[0].image}' 2>/dev/null || true)
+case "$image" in
+  *:{{ cfg.versions.istio }} | *:{{ cfg.versions.istio }}-*) ;;
+  *) "$ictl" install --set profile={{ cfg.istio.profile | q }} -y ;;
+esac
+"$kc" label namespace {{ cfg.istio.injection_namespace | q }} istio-injection=enabled --overwrite

@@ -1,0 +1,1686 @@
+# Shared code of the minikube, kubectl and istioctl stand-ins of the lab world.
+#
+# Not a stand-in itself: it holds what the three have in common, so that they agree
+# on one "cluster":
+#   * where the cluster lives: minikube's MiniPath() rule (pkg/minikube/localpath:
+#     $MINIKUBE_HOME, or $MINIKUBE_HOME/.minikube when that exists, else ~/.minikube),
+#     here under <minipath>/standin/ (cluster.json, objects.json, node/);
+#   * a small object store (what the API server would hold), keyed by
+#     (API group, kind, namespace, name), with kubectl's resource names, short names and
+#     the `resource.group` forms, plus resources defined by stored CRDs;
+#   * a YAML reader for a restricted block-YAML subset (mappings, sequences, plain and
+#     quoted scalars, |/> block scalars, flow [..]/{..}, comments, ---), YAML 1.1 scalar
+#     typing as go-yaml v2 (used by sigs.k8s.io/yaml) does, and a YAML writer shaped like
+#     kubectl's -o yaml (sorted keys, sequences not indented under their key);
+#   * kubectl's JSONPath dialect (k8s.io/client-go/util/jsonpath: fields, escaped dots,
+#     [n], [a:b], [*], .., ?(@.x=="y") filters, {range}..{end}, "literals"), written from
+#     the Kubernetes JSONPath reference page (kubernetes.io/docs/reference/kubectl/jsonpath);
+#   * label selectors (=, ==, !=, in, notin, exists, !exists);
+#   * the calls log (/var/lib/labprov-world/calls.log, one JSON line per invocation).
+# Left out: YAML anchors/aliases/tags, complex keys; strategic-merge-patch list merging
+# (lists are replaced as a whole), managedFields, watch, real HTTP.
+#
+# The stand-ins import this file from their own directory; build-mirror inlines it
+# into each shipped single-file artifact.
+
+import contextlib
+import datetime
+import fcntl
+import hashlib
+import json
+import os
+import re
+import tempfile
+
+CALLS_LOG = "/var/lib/labprov-world/calls.log"
+WORLD_CONF = "/etc/labprov-world.conf"
+CLUSTER_IP = "192.168.49.2"
+API_PORT = 8443
+SERVER_URL = "https://%s:%d" % (CLUSTER_IP, API_PORT)
+
+
+# ----------------------------------------------------------------------------- misc
+
+def log_call(tool, argv, code):
+    """Append one JSON line to the world's calls log, if it is writable."""
+    line = json.dumps({"tool": tool, "argv": list(argv), "uid": os.getuid(), "exit": code}) + "\n"
+    try:
+        fd = os.open(CALLS_LOG, os.O_WRONLY | os.O_APPEND)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, line.encode())
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def run_tool(tool, main, argv):
+    """Run main(argv) -> int, log the call, and exit with its code."""
+    code = 1
+    try:
+        code = main(argv)
+        if code is None:
+            code = 0
+    except SystemExit as e:
+        c = e.code
+        if c is None:
+            code = 0
+        elif isinstance(c, int):
+            code = c
+        else:
+            import sys
+            sys.stderr.write(str(c) + "\n")
+            code = 1
+    except KeyboardInterrupt:
+        code = 130
+    finally:
+        log_call(tool, argv, code)
+    raise SystemExit(code)
+
+
+def world_conf():
+    """The host's /etc/labprov-world.conf (shell key=value) as a dict."""
+    out = {}
+    try:
+        with open(WORLD_CONF, encoding="utf-8") as f:
+            for raw in f:
+                line = raw.strip()
+                if not line or line.startswith("#") or "=" not in line:
+                    continue
+                k, v = line.split("=", 1)
+                k = k.strip()
+                if k.startswith("export "):
+                    k = k[7:].strip()
+                v = v.strip()
+                if len(v) >= 2 and v[0] == v[-1] and v[0] in "'\"":
+                    v = v[1:-1]
+                out[k] = v
+    except OSError:
+        pass
+    return out
+
+
+def never_ready():
+    """Set of 'namespace/name' deployments the world keeps from ever becoming ready."""
+    return set(world_conf().get("never_ready", "").split())
+
+
+def now_ts():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_ts(ts):
+    try:
+        return datetime.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+    except (TypeError, ValueError):
+        return None
+
+
+def human_age(ts):
+    """k8s.io/apimachinery/pkg/util/duration.HumanDuration, roughly."""
+    t = parse_ts(ts)
+    if t is None:
+        return "<unknown>"
+    s = int((datetime.datetime.now(datetime.timezone.utc) - t).total_seconds())
+    if s < 0:
+        s = 0
+    if s < 120:
+        return "%ds" % s
+    m = s // 60
+    if m < 10:
+        return "%dm%ds" % (m, s % 60) if s % 60 else "%dm" % m
+    if m < 180:
+        return "%dm" % m
+    h = m // 60
+    if h < 8:
+        return "%dh%dm" % (h, m % 60) if m % 60 else "%dh" % h
+    if h < 48:
+        return "%dh" % h
+    d = h // 24
+    if d < 8:
+        return "%dd%dh" % (d, h % 24) if h % 24 else "%dd" % d
+    if d < 365 * 2:
+        return "%dd" % d
+    return "%dy" % (d // 365)
+
+
+def stable_hash(*parts, n=10):
+    h = hashlib.sha256("\x00".join(str(p) for p in parts).encode()).digest()
+    alphabet = "bcdfghjklmnpqrstvwxz2456789"   # k8s.io/apimachinery/pkg/util/rand
+    return "".join(alphabet[b % len(alphabet)] for b in h[:n])
+
+
+def stable_uid(*parts):
+    h = hashlib.sha256(("uid\x00" + "\x00".join(str(p) for p in parts)).encode()).hexdigest()
+    return "%s-%s-%s-%s-%s" % (h[0:8], h[8:12], h[12:16], h[16:20], h[20:32])
+
+
+def atomic_write(path, data, mode=0o644):
+    d = os.path.dirname(path) or "."
+    os.makedirs(d, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=d)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data if isinstance(data, bytes) else data.encode())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path, obj):
+    atomic_write(path, json.dumps(obj, indent=1, sort_keys=True) + "\n")
+
+
+def read_json(path, default=None):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return default
+
+
+# ----------------------------------------------------------------------------- paths
+
+def home_dir():
+    return os.environ.get("HOME") or os.path.expanduser("~")
+
+
+def mini_path():
+    """minikube's localpath.MiniPath()."""
+    env = os.environ.get("MINIKUBE_HOME", "")
+    if not env:
+        return os.path.join(home_dir(), ".minikube")
+    if os.path.basename(env.rstrip("/")) == ".minikube":
+        return env
+    legacy = os.path.join(env, ".minikube")
+    if os.path.exists(legacy):
+        return legacy
+    return os.path.normpath(env)
+
+
+def state_dir(minipath=None):
+    return os.path.join(minipath or mini_path(), "standin")
+
+
+def kubeconfig_path():
+    env = os.environ.get("KUBECONFIG", "")
+    for p in env.split(":"):
+        if p:
+            return p
+    return os.path.join(home_dir(), ".kube", "config")
+
+
+@contextlib.contextmanager
+def locked(sdir):
+    os.makedirs(sdir, exist_ok=True)
+    fd = os.open(os.path.join(sdir, ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def load_cluster(sdir):
+    return read_json(os.path.join(sdir, "cluster.json"))
+
+
+def save_cluster(sdir, cluster):
+    atomic_write_json(os.path.join(sdir, "cluster.json"), cluster)
+
+
+def cluster_running(cluster):
+    return bool(cluster) and cluster.get("Host") == "Running" and cluster.get("APIServer") == "Running"
+
+
+# ----------------------------------------------------------------------------- YAML
+
+class YAMLError(ValueError):
+    pass
+
+
+_BOOL_TRUE = {"y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"}
+_BOOL_FALSE = {"n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"}
+_INT_RE = re.compile(r"^[-+]?(0|[1-9][0-9_]*)$")
+_OCT_RE = re.compile(r"^[-+]?0[0-7_]+$")
+_HEX_RE = re.compile(r"^[-+]?0x[0-9a-fA-F_]+$")
+_FLOAT_RE = re.compile(r"^[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?$")
+
+
+def resolve_plain(s):
+    """Type of a plain scalar, as go-yaml v2 (YAML 1.1) resolves it."""
+    if s in ("", "~", "null", "Null", "NULL"):
+        return None
+    if s in _BOOL_TRUE:
+        return True
+    if s in _BOOL_FALSE:
+        return False
+    if _INT_RE.match(s):
+        return int(s.replace("_", ""))
+    if _OCT_RE.match(s):
+        return int(s.replace("_", ""), 8)
+    if _HEX_RE.match(s):
+        return int(s.replace("_", ""), 16)
+    if _FLOAT_RE.match(s):
+        return float(s.replace("_", ""))
+    if s in (".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"):
+        return float("inf")
+    if s in ("-.inf", "-.Inf", "-.INF"):
+        return float("-inf")
+    if s in (".nan", ".NaN", ".NAN"):
+        return float("nan")
+    return s
+
+
+_ESC = {"0": "\0", "a": "\a", "b": "\b", "t": "\t", "\t": "\t", "n": "\n", "v": "\v", "f": "\f",
+        "r": "\r", "e": "\x1b", " ": " ", '"': '"', "/": "/", "\\": "\\", "N": "\x85",
+        "_": "\xa0", "L": "\u2028", "P": "\u2029"}
+
+
+def _scan_quoted(s, i):
+    """Index just past the quoted scalar starting at s[i], or None if unclosed."""
+    q = s[i]
+    j = i + 1
+    while j < len(s):
+        c = s[j]
+        if q == '"' and c == "\\":
+            j += 2
+            continue
+        if c == q:
+            if q == "'" and j + 1 < len(s) and s[j + 1] == "'":
+                j += 2
+                continue
+            return j + 1
+        j += 1
+    return None
+
+
+def _unquote(tok):
+    q = tok[0]
+    body = tok[1:-1]
+    if q == "'":
+        return body.replace("''", "'")
+    out = []
+    i = 0
+    while i < len(body):
+        c = body[i]
+        if c == "\\" and i + 1 < len(body):
+            n = body[i + 1]
+            if n == "x":
+                out.append(chr(int(body[i + 2:i + 4], 16)))
+                i += 4
+                continue
+            if n == "u":
+                out.append(chr(int(body[i + 2:i + 6], 16)))
+                i += 6
+                continue
+            if n == "U":
+                out.append(chr(int(body[i + 2:i + 10], 16)))
+                i += 10
+                continue
+            if n in _ESC:
+                out.append(_ESC[n])
+                i += 2
+                continue
+            raise YAMLError("bad escape \\%s" % n)
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _strip_comment(s):
+    """Drop a trailing '# comment' that is outside quotes."""
+    i = 0
+    while i < len(s):
+        c = s[i]
+        if c in "'\"" and (i == 0 or s[i - 1] in " \t[{,:-?"):
+            j = _scan_quoted(s, i)
+            if j is None:
+                return s.rstrip()
+            i = j
+            continue
+        if c == "#" and (i == 0 or s[i - 1] in " \t"):
+            return s[:i].rstrip()
+        i += 1
+    return s.rstrip()
+
+
+def _split_key(s):
+    """('key', 'rest') if s (comment-free) is a 'key: value' line, else None."""
+    if not s or s[0] in "[{#" or s == "-" or s.startswith("- "):
+        return None
+    if s[0] in "'\"":
+        j = _scan_quoted(s, 0)
+        if j is None:
+            return None
+        rest = s[j:].lstrip(" ")
+        if rest.startswith(":") and (len(rest) == 1 or rest[1] in " \t"):
+            return _unquote(s[:j]), rest[1:]
+        return None
+    if s.startswith("? "):
+        raise YAMLError("complex mapping keys are not supported")
+    i = 0
+    while True:
+        j = s.find(":", i)
+        if j < 0:
+            return None
+        if j + 1 == len(s) or s[j + 1] in " \t":
+            return s[:j].rstrip(), s[j + 1:]
+        i = j + 1
+
+
+class _FlowParser:
+    def __init__(self, s):
+        self.s = s
+        self.i = 0
+
+    def ws(self):
+        while self.i < len(self.s) and self.s[self.i] in " \t\n":
+            self.i += 1
+
+    def value(self, in_map_key=False):
+        self.ws()
+        if self.i >= len(self.s):
+            raise YAMLError("unexpected end of flow collection")
+        c = self.s[self.i]
+        if c == "[":
+            self.i += 1
+            out = []
+            while True:
+                self.ws()
+                if self.i < len(self.s) and self.s[self.i] == "]":
+                    self.i += 1
+                    return out
+                v = self.value()
+                self.ws()
+                if self.i < len(self.s) and self.s[self.i] == ":" :
+                    # single-pair mapping inside a sequence: [a: b]
+                    self.i += 1
+                    v = {str(v): self.value()}
+                    self.ws()
+                out.append(v)
+                if self.i < len(self.s) and self.s[self.i] == ",":
+                    self.i += 1
+                    continue
+                if self.i < len(self.s) and self.s[self.i] == "]":
+                    self.i += 1
+                    return out
+                raise YAMLError("bad flow sequence: %r" % self.s)
+        if c == "{":
+            self.i += 1
+            out = {}
+            while True:
+                self.ws()
+                if self.i < len(self.s) and self.s[self.i] == "}":
+                    self.i += 1
+                    return out
+                k = self.value(in_map_key=True)
+                self.ws()
+                v = None
+                if self.i < len(self.s) and self.s[self.i] == ":":
+                    self.i += 1
+                    self.ws()
+                    if self.i < len(self.s) and self.s[self.i] in ",}":
+                        v = None
+                    else:
+                        v = self.value()
+                out["" if k is None else (k if isinstance(k, str) else json.dumps(k))] = v
+                self.ws()
+                if self.i < len(self.s) and self.s[self.i] == ",":
+                    self.i += 1
+                    continue
+                if self.i < len(self.s) and self.s[self.i] == "}":
+                    self.i += 1
+                    return out
+                raise YAMLError("bad flow mapping: %r" % self.s)
+        if c in "'\"":
+            j = _scan_quoted(self.s, self.i)
+            if j is None:
+                raise YAMLError("unclosed quote in %r" % self.s)
+            tok = self.s[self.i:j]
+            self.i = j
+            return _unquote(tok.replace("\n", " "))
+        # plain scalar inside flow context
+        j = self.i
+        while j < len(self.s):
+            ch = self.s[j]
+            if ch in ",]}":
+                break
+            if ch == ":" and (j + 1 == len(self.s) or self.s[j + 1] in " ,]}\n"):
+                break
+            j += 1
+        tok = self.s[self.i:j].strip()
+        self.i = j
+        return tok if in_map_key else resolve_plain(tok)
+
+
+def _flow_balanced(s):
+    depth = 0
+    i = 0
+    while i < len(s):
+        c = s[i]
+        if c in "'\"":
+            j = _scan_quoted(s, i)
+            if j is None:
+                return False
+            i = j
+            continue
+        if c == "#" and (i == 0 or s[i - 1] in " \t"):
+            break
+        if c in "[{":
+            depth += 1
+        elif c in "]}":
+            depth -= 1
+        i += 1
+    return depth <= 0
+
+
+class _BlockParser:
+    def __init__(self, lines):
+        self.lines = lines
+        self.n = len(lines)
+        self.i = 0
+
+    @staticmethod
+    def indent(s):
+        return len(s) - len(s.lstrip(" "))
+
+    def skip(self):
+        while self.i < self.n:
+            t = self.lines[self.i].strip()
+            if t == "" or t.startswith("#"):
+                self.i += 1
+                continue
+            if self.lines[self.i].lstrip(" ").startswith("\t"):
+                raise YAMLError("line %d: tabs are not allowed for indentation" % (self.i + 1))
+            return True
+        return False
+
+    def document(self):
+        if not self.skip():
+            return None
+        v = self.at(self.indent(self.lines[self.i]))
+        if self.skip():
+            raise YAMLError("line %d: unexpected content %r" % (self.i + 1, self.lines[self.i].strip()))
+        return v
+
+    def at(self, ind):
+        c = self.lines[self.i][ind:]
+        if c == "-" or c.startswith("- "):
+            return self.seq(ind)
+        if _split_key(_strip_comment(c)) is not None:
+            return self.mapping(ind)
+        self.i += 1
+        return self.inline(c.strip(), ind - 1)
+
+    def mapping(self, ind):
+        m = {}
+        while self.skip():
+            s = self.lines[self.i]
+            cur = self.indent(s)
+            if cur < ind:
+                break
+            if cur > ind:
+                raise YAMLError("line %d: bad indentation" % (self.i + 1))
+            c = s[ind:]
+            if c == "-" or c.startswith("- "):
+                break
+            kv = _split_key(_strip_comment(c))
+            if kv is None:
+                raise YAMLError("line %d: expected 'key: value', got %r" % (self.i + 1, c.strip()))
+            key, rest = kv
+            self.i += 1
+            val = self.after_indicator(rest.strip(), ind, True)
+            if key == "<<" and isinstance(val, dict):
+                for k2, v2 in val.items():
+                    m.setdefault(k2, v2)
+                continue
+            m[key] = val
+        return m
+
+    def seq(self, ind):
+        out = []
+        while self.skip():
+            s = self.lines[self.i]
+            cur = self.indent(s)
+            if cur < ind:
+                break
+            if cur > ind:
+                raise YAMLError("line %d: bad indentation" % (self.i + 1))
+            c = s[ind:]
+            if not (c == "-" or c.startswith("- ")):
+                break
+            rest = c[1:]
+            sp = len(rest) - len(rest.lstrip(" "))
+            body = rest.strip()
+            if body == "" or body.startswith("#"):
+                self.i += 1
+                if self.skip() and self.indent(self.lines[self.i]) > ind:
+                    out.append(self.at(self.indent(self.lines[self.i])))
+                else:
+                    out.append(None)
+                continue
+            nc = _strip_comment(body)
+            if nc == "-" or nc.startswith("- ") or (nc[0] not in "[{'\"|>" and _split_key(nc) is not None) \
+                    or (nc[0] in "'\"" and _split_key(nc) is not None):
+                newind = ind + 1 + sp
+                self.lines[self.i] = " " * newind + rest[sp:]
+                out.append(self.at(newind))
+            else:
+                self.i += 1
+                out.append(self.after_indicator(body, ind, False))
+        return out
+
+    def after_indicator(self, rest, ind, allow_same_indent_seq):
+        rest_nc = _strip_comment(rest)
+        if rest_nc == "":
+            if self.skip():
+                s = self.lines[self.i]
+                cur = self.indent(s)
+                c = s[cur:]
+                if cur > ind:
+                    return self.at(cur)
+                if cur == ind and allow_same_indent_seq and (c == "-" or c.startswith("- ")):
+                    return self.seq(ind)
+            return None
+        if rest_nc[0] in "&*":
+            raise YAMLError("anchors and aliases are not supported")
+        if rest_nc.startswith("!!"):
+            tag, _, after = rest_nc.partition(" ")
+            v = self.after_indicator(after, ind, allow_same_indent_seq)
+            if tag == "!!str" and v is not None and not isinstance(v, str):
+                return after.strip()
+            return v
+        if rest_nc[0] in "|>":
+            return self.block_scalar(rest_nc, ind)
+        return self.inline(rest, ind)
+
+    def inline(self, rest, ind):
+        """A scalar or flow collection starting on the current (already consumed) line."""
+        if rest[0] in "[{":
+            text = rest
+            while not _flow_balanced(text):
+                if self.i >= self.n:
+                    raise YAMLError("unterminated flow collection")
+                text += "\n" + self.lines[self.i]
+                self.i += 1
+            text = "\n".join(_strip_comment(x) for x in text.split("\n"))
+            fp = _FlowParser(text)
+            v = fp.value()
+            fp.ws()
+            if fp.i != len(fp.s):
+                raise YAMLError("trailing characters after flow collection: %r" % text)
+            return v
+        if rest[0] in "'\"":
+            text = rest
+            j = _scan_quoted(text, 0)
+            while j is None:
+                if self.i >= self.n:
+                    raise YAMLError("unterminated quoted scalar")
+                nxt = self.lines[self.i].strip()
+                text += ("\n" if nxt == "" else " ") + nxt if not text.endswith("\n") else nxt
+                self.i += 1
+                j = _scan_quoted(text, 0)
+            tail = _strip_comment(text[j:]).strip()
+            if tail:
+                raise YAMLError("unexpected text after quoted scalar: %r" % tail)
+            return _unquote(text[:j].replace(" \n", "\n"))
+        parts = [_strip_comment(rest).strip()]
+        # plain multi-line continuation: following lines indented deeper than the parent
+        while self.i < self.n:
+            s = self.lines[self.i]
+            t = s.strip()
+            if t == "":
+                j = self.i
+                while j < self.n and self.lines[j].strip() == "":
+                    j += 1
+                if j < self.n and self.indent(self.lines[j]) > ind and not self.lines[j].strip().startswith("#") \
+                        and _split_key(_strip_comment(self.lines[j].strip())) is None:
+                    parts.append("\n" * (j - self.i))
+                    self.i = j
+                    continue
+                break
+            if self.indent(s) <= ind or t.startswith("#"):
+                break
+            if _split_key(_strip_comment(t)) is not None or t.startswith("- "):
+                break
+            parts.append(_strip_comment(t))
+            self.i += 1
+        if len(parts) == 1:
+            return resolve_plain(parts[0])
+        out = parts[0]
+        for p in parts[1:]:
+            if p.startswith("\n"):
+                out += p
+            elif out.endswith("\n"):
+                out += p
+            else:
+                out += " " + p
+        return out
+
+    def block_scalar(self, header, ind):
+        style = header[0]
+        chomp = "clip"
+        explicit = None
+        for ch in header[1:].strip():
+            if ch == "-":
+                chomp = "strip"
+            elif ch == "+":
+                chomp = "keep"
+            elif ch.isdigit():
+                explicit = int(ch)
+            else:
+                raise YAMLError("bad block scalar header %r" % header)
+        lines = []
+        block_ind = ind + explicit if explicit else None
+        j = self.i
+        while j < self.n:
+            s = self.lines[j]
+            if s.strip() == "":
+                lines.append(s[block_ind:] if block_ind is not None and len(s) > block_ind else "")
+                j += 1
+                continue
+            cur = self.indent(s)
+            if block_ind is None:
+                if cur <= ind:
+                    break
+                block_ind = cur
+            if cur < block_ind:
+                break
+            lines.append(s[block_ind:])
+            j += 1
+        self.i = j
+        trailing = 0
+        while lines and lines[-1].strip() == "":
+            lines.pop()
+            trailing += 1
+        if not lines:
+            return "" if chomp != "keep" else "\n" * trailing
+        if style == "|":
+            text = "\n".join(lines)
+        else:
+            text = lines[0]
+            for k in range(1, len(lines)):
+                cur, prev = lines[k], lines[k - 1]
+                if cur == "":
+                    text += "\n"
+                elif prev == "":
+                    text += cur
+                elif cur.startswith((" ", "\t")) or prev.startswith((" ", "\t")):
+                    text += "\n" + cur
+                else:
+                    text += " " + cur
+        if chomp == "strip":
+            return text
+        if chomp == "clip":
+            return text + "\n"
+        return text + "\n" * (trailing + 1)
+
+
+_DOC_SEP = re.compile(r"^(---|\.\.\.)(\s|$)")
+
+
+def load_all(text):
+    """Documents of a YAML (or JSON) stream; empty documents are dropped."""
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        try:
+            dec = json.JSONDecoder()
+            out = []
+            i = 0
+            s = text
+            while True:
+                while i < len(s) and s[i].isspace():
+                    i += 1
+                if i >= len(s):
+                    break
+                v, i = dec.raw_decode(s, i)
+                out.append(v)
+            return [d for d in out if d is not None]
+        except ValueError:
+            pass
+    docs = []
+    cur = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        m = _DOC_SEP.match(line)
+        if m:
+            docs.append(cur)
+            cur = []
+            if m.group(1) == "---":
+                rest = _strip_comment(line[3:]).strip()
+                if rest:
+                    cur.append(rest)
+            continue
+        if line.startswith("%") and not cur:
+            continue
+        cur.append(line)
+    docs.append(cur)
+    out = []
+    for lines in docs:
+        v = _BlockParser(lines).document()
+        if v is not None:
+            out.append(v)
+    return out
+
+
+def _yaml_str(s):
+    if s == "":
+        return '""'
+    if "\n" in s:
+        return None  # block scalar
+    if resolve_plain(s) is not None and not isinstance(resolve_plain(s), str) or s in ("~", "null", "Null", "NULL"):
+        return '"%s"' % s
+    needs = (s[0] in "-?:,[]{}#&*!|>'\"%@` " or s[-1] in " :" or ": " in s or " #" in s
+             or "\t" in s or any(ord(c) < 32 for c in s))
+    if needs:
+        if any(ord(c) < 32 for c in s):
+            return json.dumps(s)
+        return "'" + s.replace("'", "''") + "'"
+    return s
+
+
+def _yaml_scalar(v):
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if v != v:
+            return ".nan"
+        if v in (float("inf"), float("-inf")):
+            return ".inf" if v > 0 else "-.inf"
+        return repr(v) if v != int(v) or abs(v) >= 1e16 else str(int(v))
+    return _yaml_str(str(v))
+
+
+def _yaml_key(k):
+    s = _yaml_str(str(k))
+    return s if s is not None else json.dumps(k)
+
+
+def _yaml_lines(v, ind):
+    pad = " " * ind
+    out = []
+    if isinstance(v, dict):
+        for k in sorted(v):
+            val = v[k]
+            ks = _yaml_key(k)
+            if isinstance(val, dict) and val:
+                out.append("%s%s:" % (pad, ks))
+                out.extend(_yaml_lines(val, ind + 2))
+            elif isinstance(val, list) and val:
+                out.append("%s%s:" % (pad, ks))
+                out.extend(_yaml_lines(val, ind))
+            elif isinstance(val, dict):
+                out.append("%s%s: {}" % (pad, ks))
+            elif isinstance(val, list):
+                out.append("%s%s: []" % (pad, ks))
+            else:
+                sc = _yaml_scalar(val)
+                if sc is None:
+                    out.append("%s%s: %s" % (pad, ks, "|" if val.endswith("\n") else "|-"))
+                    body = val[:-1] if val.endswith("\n") else val
+                    for line in body.split("\n"):
+                        out.append((pad + "  " + line) if line else "")
+                else:
+                    out.append("%s%s: %s" % (pad, ks, sc))
+        return out
+    if isinstance(v, list):
+        for item in v:
+            if isinstance(item, (dict, list)) and item:
+                sub = _yaml_lines(item, ind + 2)
+                sub[0] = pad + "- " + sub[0][ind + 2:]
+                out.extend(sub)
+            elif isinstance(item, dict):
+                out.append(pad + "- {}")
+            elif isinstance(item, list):
+                out.append(pad + "- []")
+            else:
+                sc = _yaml_scalar(item)
+                if sc is None:
+                    out.append(pad + "- " + ("|" if item.endswith("\n") else "|-"))
+                    body = item[:-1] if item.endswith("\n") else item
+                    for line in body.split("\n"):
+                        out.append((pad + "  " + line) if line else "")
+                else:
+                    out.append(pad + "- " + sc)
+        return out
+    sc = _yaml_scalar(v)
+    return [pad + (sc if sc is not None else json.dumps(v))]
+
+
+def dump_yaml(v):
+    if isinstance(v, (dict, list)) and not v:
+        return ("{}" if isinstance(v, dict) else "[]") + "\n"
+    return "\n".join(_yaml_lines(v, 0)) + "\n"
+
+
+# ----------------------------------------------------------------------------- JSONPath
+
+class JSONPathError(ValueError):
+    pass
+
+
+def _jp_split_actions(template):
+    """[('text', s) | ('expr', s)] for a kubectl JSONPath template."""
+    out = []
+    i = 0
+    buf = ""
+    while i < len(template):
+        c = template[i]
+        if c == "{":
+            if buf:
+                out.append(("text", buf))
+                buf = ""
+            j = i + 1
+            q = None
+            while j < len(template):
+                ch = template[j]
+                if q:
+                    if ch == "\\":
+                        j += 2
+                        continue
+                    if ch == q:
+                        q = None
+                elif ch in "'\"":
+                    q = ch
+                elif ch == "}":
+                    break
+                j += 1
+            if j >= len(template):
+                raise JSONPathError("unclosed action")
+            out.append(("expr", template[i + 1:j].strip()))
+            i = j + 1
+            continue
+        buf += c
+        i += 1
+    if buf:
+        out.append(("text", buf))
+    return out
+
+
+def _jp_tokens(expr):
+    """Tokens of one path expression: ('field', name) ('recursive', name) ('index', spec) ('filter', s) ('root',)."""
+    toks = []
+    i = 0
+    n = len(expr)
+    if expr.startswith("$"):
+        toks.append(("root",))
+        i = 1
+    elif expr.startswith("@"):
+        i = 1
+    while i < n:
+        c = expr[i]
+        if c == ".":
+            rec = False
+            if i + 1 < n and expr[i + 1] == ".":
+                rec = True
+                i += 1
+            i += 1
+            name = ""
+            while i < n and expr[i] not in ".[":
+                if expr[i] == "\\" and i + 1 < n:
+                    name += expr[i + 1]
+                    i += 2
+                    continue
+                name += expr[i]
+                i += 1
+            if name == "" and not rec:
+                continue
+            toks.append(("recursive", name) if rec else ("field", name))
+        elif c == "[":
+            depth = 0
+            j = i
+            q = None
+            while j < n:
+                ch = expr[j]
+                if q:
+                    if ch == q:
+                        q = None
+                elif ch in "'\"":
+                    q = ch
+                elif ch == "[":
+                    depth += 1
+                elif ch == "]":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                j += 1
+            inner = expr[i + 1:j].strip()
+            i = j + 1
+            if inner.startswith("?"):
+                f = inner[1:].strip()
+                if f.startswith("(") and f.endswith(")"):
+                    f = f[1:-1]
+                toks.append(("filter", f))
+            elif len(inner) >= 2 and inner[0] in "'\"" and inner[-1] == inner[0]:
+                for part in re.findall(r"'([^']*)'|\"([^\"]*)\"", inner):
+                    toks.append(("field", part[0] or part[1]))
+            else:
+                toks.append(("index", inner))
+        elif c in " \t":
+            i += 1
+        else:
+            name = ""
+            while i < n and expr[i] not in ".[":
+                if expr[i] == "\\" and i + 1 < n:
+                    name += expr[i + 1]
+                    i += 2
+                    continue
+                name += expr[i]
+                i += 1
+            toks.append(("field", name))
+    return toks
+
+
+def _jp_literal(s):
+    s = s.strip()
+    if len(s) >= 2 and s[0] == s[-1] and s[0] in "'\"":
+        body = s[1:-1]
+        return body.replace("\\n", "\n").replace("\\t", "\t").replace("\\r", "\r").replace('\\"', '"').replace("\\'", "'").replace("\\\\", "\\")
+    return None
+
+
+def _jp_compare(left, op, right):
+    try:
+        if op == "==":
+            return left == right
+        if op == "!=":
+            return left != right
+        if op == "<":
+            return left < right
+        if op == ">":
+            return left > right
+        if op == "<=":
+            return left <= right
+        if op == ">=":
+            return left >= right
+    except TypeError:
+        return False
+    return False
+
+
+def _jp_filter_value(s, item, root):
+    s = s.strip()
+    lit = _jp_literal(s)
+    if lit is not None:
+        return [lit]
+    if re.match(r"^-?[0-9]+(\.[0-9]+)?$", s):
+        return [float(s) if "." in s else int(s)]
+    if s in ("true", "false"):
+        return [s == "true"]
+    if s.startswith("@") or s.startswith("$") or s.startswith("."):
+        return _jp_eval(_jp_tokens(s), item if not s.startswith("$") else root, root)
+    return [s]
+
+
+def _jp_eval(toks, cur, root):
+    vals = [cur]
+    for t in toks:
+        nxt = []
+        if t[0] == "root":
+            nxt = [root]
+        elif t[0] == "field":
+            name = t[1]
+            for v in vals:
+                if name == "*":
+                    if isinstance(v, dict):
+                        nxt.extend(v[k] for k in sorted(v))
+                    elif isinstance(v, list):
+                        nxt.extend(v)
+                elif isinstance(v, dict) and name in v:
+                    nxt.append(v[name])
+        elif t[0] == "recursive":
+            name = t[1]
+
+            def walk(v):
+                if isinstance(v, dict):
+                    for k in sorted(v):
+                        if k == name or name in ("", "*"):
+                            nxt.append(v[k])
+                        walk(v[k])
+                elif isinstance(v, list):
+                    for x in v:
+                        walk(x)
+            for v in vals:
+                walk(v)
+        elif t[0] == "index":
+            spec = t[1]
+            for v in vals:
+                if spec == "*":
+                    if isinstance(v, list):
+                        nxt.extend(v)
+                    elif isinstance(v, dict):
+                        nxt.extend(v[k] for k in sorted(v))
+                    continue
+                if not isinstance(v, list):
+                    continue
+                if ":" in spec:
+                    parts = (spec.split(":") + ["", ""])[:3]
+                    a = int(parts[0]) if parts[0].strip() else None
+                    b = int(parts[1]) if parts[1].strip() else None
+                    st = int(parts[2]) if parts[2].strip() else None
+                    nxt.extend(v[a:b:st])
+                    continue
+                try:
+                    k = int(spec)
+                except ValueError:
+                    raise JSONPathError("invalid array index %s" % spec)
+                if k < -len(v) or k >= len(v):
+                    raise JSONPathError("array index out of bounds: index %d, length %d" % (k, len(v)))
+                nxt.append(v[k])
+        elif t[0] == "filter":
+            f = t[1]
+            m = re.match(r"^(.*?)\s*(==|!=|<=|>=|<|>)\s*(.*)$", f)
+            for v in vals:
+                items = v if isinstance(v, list) else (list(v.values()) if isinstance(v, dict) else [])
+                for item in items:
+                    if m:
+                        lv = _jp_filter_value(m.group(1), item, root)
+                        rv = _jp_filter_value(m.group(3), item, root)
+                        if lv and rv and _jp_compare(lv[0], m.group(2), rv[0]):
+                            nxt.append(item)
+                    else:
+                        if _jp_filter_value(f, item, root):
+                            nxt.append(item)
+        vals = nxt
+    return vals
+
+
+def _jp_format(v):
+    if isinstance(v, str):
+        return v
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if v is None:
+        return "<nil>"
+    if isinstance(v, float) and v == int(v):
+        return str(int(v))
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    return str(v)
+
+
+def jsonpath(template, data):
+    """Render a kubectl -o jsonpath template against data (missing keys allowed)."""
+    actions = _jp_split_actions(template)
+
+    def render(acts, cur):
+        out = []
+        i = 0
+        while i < len(acts):
+            kind, s = acts[i]
+            if kind == "text":
+                out.append(s)
+                i += 1
+                continue
+            if s.startswith("range ") or s == "range":
+                depth = 1
+                j = i + 1
+                while j < len(acts):
+                    if acts[j][0] == "expr" and (acts[j][1].startswith("range ") or acts[j][1] == "range"):
+                        depth += 1
+                    elif acts[j][0] == "expr" and acts[j][1] == "end":
+                        depth -= 1
+                        if depth == 0:
+                            break
+                    j += 1
+                if j >= len(acts):
+                    raise JSONPathError("not in range, nothing to end")
+                items = _jp_eval(_jp_tokens(s[5:].strip()), cur, data)
+                if len(items) == 1 and isinstance(items[0], list):
+                    items = items[0]
+                for it in items:
+                    out.append(render(acts[i + 1:j], it))
+                i = j + 1
+                continue
+            if s == "end":
+                raise JSONPathError("not in range, nothing to end")
+            lit = _jp_literal(s)
+            if lit is not None:
+                out.append(lit)
+                i += 1
+                continue
+            vals = _jp_eval(_jp_tokens(s), cur, data)
+            out.append(" ".join(_jp_format(v) for v in vals))
+            i += 1
+        return "".join(out)
+    return render(actions, data)
+
+
+# ----------------------------------------------------------------------------- selectors
+
+class SelectorError(ValueError):
+    pass
+
+
+def parse_selector(s):
+    reqs = []
+    if not s:
+        return reqs
+    parts = []
+    depth = 0
+    buf = ""
+    for c in s:
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        if c == "," and depth == 0:
+            parts.append(buf)
+            buf = ""
+        else:
+            buf += c
+    parts.append(buf)
+    for p in parts:
+        p = p.strip()
+        if not p:
+            raise SelectorError("found '', expected: identifier")
+        m = re.match(r"^([A-Za-z0-9._/-]+)\s+(in|notin)\s+\((.*)\)$", p)
+        if m:
+            reqs.append((m.group(1), m.group(2), [x.strip() for x in m.group(3).split(",") if x.strip()]))
+            continue
+        m = re.match(r"^([A-Za-z0-9._/-]+)\s*(==|!=|=)\s*([A-Za-z0-9._-]*)$", p)
+        if m:
+            op = "=" if m.group(2) in ("=", "==") else "!="
+            reqs.append((m.group(1), op, [m.group(3)]))
+            continue
+        m = re.match(r"^!\s*([A-Za-z0-9._/-]+)$", p)
+        if m:
+            reqs.append((m.group(1), "!exists", []))
+            continue
+        m = re.match(r"^([A-Za-z0-9._/-]+)$", p)
+        if m:
+            reqs.append((m.group(1), "exists", []))
+            continue
+        raise SelectorError("unable to parse requirement: %s" % p)
+    return reqs
+
+
+def selector_matches(reqs, labels):
+    labels = labels or {}
+    for key, op, vals in reqs:
+        has = key in labels
+        v = labels.get(key)
+        if op == "=" and not (has and v == vals[0]):
+            return False
+        if op == "!=" and has and v == vals[0]:
+            return False
+        if op == "in" and not (has and v in vals):
+            return False
+        if op == "notin" and has and v in vals:
+            return False
+        if op == "exists" and not has:
+            return False
+        if op == "!exists" and has:
+            return False
+    return True
+
+
+# ----------------------------------------------------------------------------- resources
+
+# (group, versions, kind, plural, namespaced, short names) as `kubectl api-resources` lists them.
+BUILTIN_RESOURCES = [
+    ("", ["v1"], "Namespace", "namespaces", False, ["ns"]),
+    ("", ["v1"], "Node", "nodes", False, ["no"]),
+    ("", ["v1"], "Pod", "pods", True, ["po"]),
+    ("", ["v1"], "Service", "services", True, ["svc"]),
+    ("", ["v1"], "ServiceAccount", "serviceaccounts", True, ["sa"]),
+    ("", ["v1"], "ConfigMap", "configmaps", True, ["cm"]),
+    ("", ["v1"], "Secret", "secrets", True, []),
+    ("", ["v1"], "Endpoints", "endpoints", True, ["ep"]),
+    ("", ["v1"], "Event", "events", True, ["ev"]),
+    ("", ["v1"], "PersistentVolumeClaim", "persistentvolumeclaims", True, ["pvc"]),
+    ("", ["v1"], "PersistentVolume", "persistentvolumes", False, ["pv"]),
+    ("", ["v1"], "LimitRange", "limitranges", True, ["limits"]),
+    ("", ["v1"], "ResourceQuota", "resourcequotas", True, ["quota"]),
+    ("", ["v1"], "ReplicationController", "replicationcontrollers", True, ["rc"]),
+    ("apps", ["v1"], "Deployment", "deployments", True, ["deploy"]),
+    ("apps", ["v1"], "DaemonSet", "daemonsets", True, ["ds"]),
+    ("apps", ["v1"], "StatefulSet", "statefulsets", True, ["sts"]),
+    ("apps", ["v1"], "ReplicaSet", "replicasets", True, ["rs"]),
+    ("batch", ["v1"], "Job", "jobs", True, []),
+    ("batch", ["v1"], "CronJob", "cronjobs", True, ["cj"]),
+    ("networking.k8s.io", ["v1"], "NetworkPolicy", "networkpolicies", True, ["netpol"]),
+    ("networking.k8s.io", ["v1"], "Ingress", "ingresses", True, ["ing"]),
+    ("networking.k8s.io", ["v1"], "IngressClass", "ingressclasses", False, []),
+    ("rbac.authorization.k8s.io", ["v1"], "Role", "roles", True, []),
+    ("rbac.authorization.k8s.io", ["v1"], "RoleBinding", "rolebindings", True, []),
+    ("rbac.authorization.k8s.io", ["v1"], "ClusterRole", "clusterroles", False, []),
+    ("rbac.authorization.k8s.io", ["v1"], "ClusterRoleBinding", "clusterrolebindings", False, []),
+    ("storage.k8s.io", ["v1"], "StorageClass", "storageclasses", False, ["sc"]),
+    ("apiextensions.k8s.io", ["v1"], "CustomResourceDefinition", "customresourcedefinitions", False, ["crd", "crds"]),
+    ("apiregistration.k8s.io", ["v1"], "APIService", "apiservices", False, []),
+    ("policy", ["v1"], "PodDisruptionBudget", "poddisruptionbudgets", True, ["pdb"]),
+    ("autoscaling", ["v2", "v1"], "HorizontalPodAutoscaler", "horizontalpodautoscalers", True, ["hpa"]),
+    ("admissionregistration.k8s.io", ["v1"], "MutatingWebhookConfiguration", "mutatingwebhookconfigurations", False, []),
+    ("admissionregistration.k8s.io", ["v1"], "ValidatingWebhookConfiguration", "validatingwebhookconfigurations", False, []),
+    ("coordination.k8s.io", ["v1"], "Lease", "leases", True, []),
+    ("discovery.k8s.io", ["v1"], "EndpointSlice", "endpointslices", True, []),
+]
+
+
+class Resource:
+    def __init__(self, group, versions, kind, plural, namespaced, short, singular=None):
+        self.group = group
+        self.versions = list(versions)
+        self.kind = kind
+        self.plural = plural
+        self.namespaced = namespaced
+        self.short = list(short or [])
+        self.singular = singular or kind.lower()
+
+    @property
+    def api_version(self):
+        return self.versions[0] if not self.group else "%s/%s" % (self.group, self.versions[0])
+
+    @property
+    def qualified(self):
+        """'deployments.apps' / 'namespaces': how API errors name the resource."""
+        return self.plural if not self.group else "%s.%s" % (self.plural, self.group)
+
+    @property
+    def kind_prefix(self):
+        """'deployment.apps' / 'namespace': how kubectl prints 'KIND/NAME'."""
+        k = self.kind.lower()
+        return k if not self.group else "%s.%s" % (k, self.group)
+
+
+def split_api_version(av):
+    if not av:
+        return "", ""
+    if "/" in av:
+        g, v = av.split("/", 1)
+        return g, v
+    return "", av
+
+
+class Store:
+    """The cluster's objects: one JSON file, rewritten atomically under the state lock."""
+
+    def __init__(self, sdir):
+        self.sdir = sdir
+        self.path = os.path.join(sdir, "objects.json")
+        data = read_json(self.path, None) or {}
+        self.objects = data.get("objects", {})
+        self.rv = int(data.get("rv", 1000))
+        self.seq = int(data.get("seq", 0))
+
+    def save(self):
+        atomic_write_json(self.path, {"objects": self.objects, "rv": self.rv, "seq": self.seq})
+
+    @staticmethod
+    def key(group, kind, ns, name):
+        return "%s|%s|%s|%s" % (group, kind, ns or "", name)
+
+    # resource mapping -----------------------------------------------------------
+    def resources(self):
+        out = [Resource(*r) for r in BUILTIN_RESOURCES]
+        for k, o in sorted(self.objects.items()):
+            if not k.startswith("apiextensions.k8s.io|CustomResourceDefinition|"):
+                continue
+            spec = o.get("spec") or {}
+            names = spec.get("names") or {}
+            vers = [v.get("name") for v in (spec.get("versions") or []) if v.get("served", True) and v.get("name")]
+            storage = [v.get("name") for v in (spec.get("versions") or []) if v.get("storage")]
+            vers = storage + [v for v in vers if v not in storage]
+            if not (spec.get("group") and names.get("kind") and names.get("plural") and vers):
+                continue
+            out.append(Resource(spec["group"], vers, names["kind"], names["plural"],
+                                spec.get("scope", "Namespaced") == "Namespaced",
+                                names.get("shortNames") or [], names.get("singular")))
+        return out
+
+    def resource_for_kind(self, api_version, kind):
+        group, version = split_api_version(api_version)
+        for r in self.resources():
+            if r.group == group and r.kind == kind and version in r.versions:
+                return r
+        return None
+
+    def resource_for_arg(self, arg):
+        """kubectl's argument forms: deploy, deployments, deployment, deployments.apps, deployments.v1.apps."""
+        a = arg.lower()
+        res = self.resources()
+        for r in res:
+            names = {r.plural, r.singular, r.kind.lower()} | {s.lower() for s in r.short}
+            if a in names:
+                return r
+        for r in res:
+            if not r.group:
+                continue
+            for base in (r.plural, r.singular, r.kind.lower()):
+                if a == "%s.%s" % (base, r.group):
+                    return r
+                for v in r.versions:
+                    if a == "%s.%s.%s" % (base, v, r.group):
+                        return r
+        return None
+
+    # objects --------------------------------------------------------------------
+    def get(self, r, ns, name):
+        return self.objects.get(self.key(r.group, r.kind, ns if r.namespaced else "", name))
+
+    def list(self, r, ns=None):
+        prefix = "%s|%s|" % (r.group, r.kind)
+        out = []
+        for k in sorted(self.objects):
+            if not k.startswith(prefix):
+                continue
+            o = self.objects[k]
+            if r.namespaced and ns is not None and (o.get("metadata") or {}).get("namespace") != ns:
+                continue
+            out.append(o)
+        return out
+
+    def namespace_exists(self, ns):
+        return self.key("", "Namespace", "", ns) in self.objects
+
+    def put(self, r, obj, created=False):
+        md = obj.setdefault("metadata", {})
+        name = md.get("name")
+        if r.namespaced:
+            md["namespace"] = md.get("namespace") or "default"
+        else:
+            md.pop("namespace", None)
+        obj["apiVersion"] = r.api_version
+        obj["kind"] = r.kind
+        k = self.key(r.group, r.kind, md.get("namespace", ""), name)
+        old = self.objects.get(k)
+        self.rv += 1
+        md["resourceVersion"] = str(self.rv)
+        if old is None or created:
+            self.seq += 1
+            md.setdefault("uid", stable_uid(k, self.seq))
+            md.setdefault("creationTimestamp", now_ts())
+            if r.kind in ("Deployment", "DaemonSet", "StatefulSet", "ReplicaSet", "Job") or r.group not in BUILTIN_GROUPS:
+                md["generation"] = 1
+        else:
+            md["uid"] = (old.get("metadata") or {}).get("uid") or md.get("uid") or stable_uid(k, self.seq)
+            md["creationTimestamp"] = (old.get("metadata") or {}).get("creationTimestamp") or now_ts()
+            if "generation" in (old.get("metadata") or {}):
+                gen = old["metadata"]["generation"]
+                if old.get("spec") != obj.get("spec"):
+                    gen += 1
+                md["generation"] = gen
+        self.objects[k] = obj
+        return obj
+
+    def delete(self, r, ns, name):
+        return self.objects.pop(self.key(r.group, r.kind, ns if r.namespaced else "", name), None)
+
+    def delete_namespace_contents(self, ns):
+        gone = []
+        for k in list(self.objects):
+            o = self.objects[k]
+            if (o.get("metadata") or {}).get("namespace") == ns:
+                gone.append(self.objects.pop(k))
+        return gone
+
+
+BUILTIN_GROUPS = {r[0] for r in BUILTIN_RESOURCES}
+
+
+# ----------------------------------------------------------------------------- controllers
+
+ISTIO_PROXY_IMAGE = "docker.io/istio/proxyv2:%s"
+
+
+def _pod_ready(ns, owner):
+    return "%s/%s" % (ns, owner) not in never_ready()
+
+
+def _injection_wanted(store, ns, template_labels, template_annotations):
+    """Istio's default sidecar-injector webhook selection (namespace label or pod label)."""
+    webhook = store.objects.get(Store.key("admissionregistration.k8s.io", "MutatingWebhookConfiguration", "",
+                                          "istio-sidecar-injector"))
+    if webhook is None:
+        return None
+    nsobj = store.objects.get(Store.key("", "Namespace", "", ns)) or {}
+    nslabels = (nsobj.get("metadata") or {}).get("labels") or {}
+    plabels = template_labels or {}
+    pod_inject = plabels.get("sidecar.istio.io/inject", (template_annotations or {}).get("sidecar.istio.io/inject"))
+    if pod_inject == "false":
+        return None
+    if nslabels.get("istio-injection") == "enabled" or ("istio.io/rev" in nslabels and nslabels.get("istio-injection") != "disabled"):
+        return (webhook.get("metadata") or {}).get("labels", {}).get("standin/istio-version")
+    if pod_inject == "true" and nslabels.get("istio-injection") != "disabled":
+        return (webhook.get("metadata") or {}).get("labels", {}).get("standin/istio-version")
+    return None
+
+
+def _make_pod(store, ns, name, template, owner_kind, owner_name, owner_uid, template_hash, ready, pod_ip):
+    tmeta = template.get("metadata") or {}
+    spec = json.loads(json.dumps(template.get("spec") or {}))
+    labels = dict(tmeta.get("labels") or {})
+    annotations = dict(tmeta.get("annotations") or {})
+    if template_hash and owner_kind == "ReplicaSet":
+        labels["pod-template-hash"] = template_hash
+    istio = _injection_wanted(store, ns, labels, annotations)
+    containers = spec.get("containers") or []
+    if istio:
+        # Istio >= 1.19 injects istio-proxy as a native sidecar (an init container with
+        # restartPolicy Always) on Kubernetes >= 1.29; kubectl still shows 2/2.
+        inits = spec.setdefault("initContainers", [])
+        inits.append({"name": "istio-proxy", "image": ISTIO_PROXY_IMAGE % istio, "restartPolicy": "Always",
+                      "args": ["proxy", "sidecar"]})
+        labels["security.istio.io/tlsMode"] = "istio"
+        labels["service.istio.io/canonical-name"] = labels.get("app", owner_name)
+        labels["service.istio.io/canonical-revision"] = labels.get("version", "latest")
+        annotations["sidecar.istio.io/status"] = json.dumps({"initContainers": ["istio-proxy"], "containers": None,
+                                                             "volumes": ["istio-envoy"], "revision": "default"},
+                                                            separators=(",", ":"))
+    spec.setdefault("nodeName", "minikube")
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("serviceAccountName", spec.get("serviceAccountName") or "default")
+    statuses = []
+    for c in containers:
+        statuses.append({"name": c.get("name"), "image": c.get("image"), "ready": ready, "restartCount": 0,
+                         "started": True, "state": {"running": {"startedAt": now_ts()}}})
+    init_statuses = []
+    if istio:
+        init_statuses.append({"name": "istio-proxy", "image": ISTIO_PROXY_IMAGE % istio, "ready": ready,
+                              "restartCount": 0, "started": True, "state": {"running": {"startedAt": now_ts()}}})
+    cond = "True" if ready else "False"
+    pod = {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns, "labels": labels,
+                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": owner_kind, "name": owner_name if owner_kind != "ReplicaSet" else "%s-%s" % (owner_name, template_hash),
+                                          "uid": owner_uid, "controller": True, "blockOwnerDeletion": True}]},
+        "spec": spec,
+        "status": {"phase": "Running", "hostIP": CLUSTER_IP, "podIP": pod_ip, "podIPs": [{"ip": pod_ip}],
+                   "qosClass": "BestEffort", "startTime": now_ts(),
+                   "conditions": [{"type": "PodReadyToStartContainers", "status": "True"},
+                                  {"type": "Initialized", "status": "True"},
+                                  {"type": "Ready", "status": cond},
+                                  {"type": "ContainersReady", "status": cond},
+                                  {"type": "PodScheduled", "status": "True"}],
+                   "containerStatuses": statuses},
+    }
+    if init_statuses:
+        pod["status"]["initContainerStatuses"] = init_statuses
+    if annotations:
+        pod["metadata"]["annotations"] = annotations
+    pod["metadata"]["standin/owner"] = "%s/%s" % (owner_kind, owner_name)
+    return pod
+
+
+def _pod_ip(store, cni, seed):
+    base = "10.0.0." if cni == "cilium" else "10.244.0."
+    used = {((o.get("status") or {}).get("podIP")) for o in store.list(Resource(*BUILTIN_RESOURCES[2]))}
+    n = int(hashlib.sha256(seed.encode()).hexdigest(), 16) % 240 + 10
+    for k in range(250):
+        ip = base + str((n + k - 10) % 240 + 10)
+        if ip not in used:
+            return ip
+    return base + "250"
+
+
+def reconcile(store, cni=""):
+    """What the controllers would do: pods for deployments/daemonsets/statefulsets, their status."""
+    pod_r = Resource(*BUILTIN_RESOURCES[2])
+    owners_alive = set()
+    for kind in ("Deployment", "DaemonSet", "StatefulSet"):
+        r = Resource("apps", ["v1"], kind, kind.lower() + "s", True, [])
+        for o in store.list(r):
+            md = o["metadata"]
+            ns, name = md["namespace"], md["name"]
+            spec = o.get("spec") or {}
+            template = spec.get("template") or {}
+            owner_kind = "ReplicaSet" if kind == "Deployment" else kind
+            replicas = 1 if kind == "DaemonSet" else spec.get("replicas", 1)
+            if replicas is None:
+                replicas = 1
+            thash = stable_hash(json.dumps(template, sort_keys=True), n=10)[:10] if kind == "Deployment" else stable_hash(json.dumps(template, sort_keys=True), n=10)
+            marker = "%s/%s" % (owner_kind, name)
+            owners_alive.add((ns, marker))
+            current = [p for p in store.list(pod_r, ns) if p["metadata"].get("standin/owner") == marker]
+            wanted_hash = thash
+            ready = _pod_ready(ns, name)
+            keep = [p for p in current if p["metadata"].get("standin/template-hash") == wanted_hash]
+            if len(keep) != len(current) or len(keep) != replicas:
+                for p in current:
+                    if p not in keep or keep.index(p) >= replicas:
+                        store.delete(pod_r, ns, p["metadata"]["name"])
+                keep = keep[:replicas]
+                for idx in range(len(keep), replicas):
+                    store.seq += 1
+                    if kind == "Deployment":
+                        pname = "%s-%s-%s" % (name, wanted_hash, stable_hash(name, wanted_hash, idx, store.seq, n=5))
+                    elif kind == "StatefulSet":
+                        pname = "%s-%d" % (name, idx)
+                    else:
+                        pname = "%s-%s" % (name, stable_hash(name, wanted_hash, idx, store.seq, n=5))
+                    pod = _make_pod(store, ns, pname, template, owner_kind, name, md.get("uid"), wanted_hash, ready,
+                                    _pod_ip(store, cni, "%s/%s" % (ns, pname)))
+                    pod["metadata"]["standin/template-hash"] = wanted_hash
+                    store.put(pod_r, pod, created=True)
+                    keep.append(pod)
+            # readiness follows the world knob even for existing pods
+            for p in keep:
+                st = p.get("status") or {}
+                for cs in (st.get("containerStatuses") or []) + (st.get("initContainerStatuses") or []):
+                    cs["ready"] = ready
+                for c in st.get("conditions") or []:
+                    if c.get("type") in ("Ready", "ContainersReady"):
+                        c["status"] = "True" if ready else "False"
+            nready = len(keep) if ready else 0
+            gen = md.get("generation", 1)
+            if kind == "Deployment":
+                o["status"] = {
+                    "observedGeneration": gen, "replicas": len(keep), "updatedReplicas": len(keep),
+                    "readyReplicas": nready, "availableReplicas": nready,
+                    "conditions": [
+                        {"type": "Available", "status": "True" if nready >= replicas else "False",
+                         "reason": "MinimumReplicasAvailable" if nready >= replicas else "MinimumReplicasUnavailable",
+                         "message": "Deployment has minimum availability." if nready >= replicas else "Deployment does not have minimum availability."},
+                        {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
+                         "message": 'ReplicaSet "%s-%s" has successfully progressed.' % (name, wanted_hash)}]}
+                if nready == 0 and replicas > 0:
+                    o["status"]["unavailableReplicas"] = replicas
+                    o["status"].pop("readyReplicas", None)
+                    o["status"].pop("availableReplicas", None)
+            elif kind == "DaemonSet":
+                o["status"] = {"observedGeneration": gen, "currentNumberScheduled": 1, "desiredNumberScheduled": 1,
+                               "numberAvailable": nready, "numberReady": nready, "numberMisscheduled": 0,
+                               "updatedNumberScheduled": 1}
+            else:
+                o["status"] = {"observedGeneration": gen, "replicas": len(keep), "readyReplicas": nready,
+                               "availableReplicas": nready, "currentReplicas": len(keep), "updatedReplicas": len(keep)}
+    for p in store.list(pod_r):
+        owner = p["metadata"].get("standin/owner")
+        if owner and (p["metadata"]["namespace"], owner) not in owners_alive:
+            store.delete(pod_r, p["metadata"]["namespace"], p["metadata"]["name"])
+
+
+def public_view(obj):
+    """The object as the API server would return it (stand-in bookkeeping removed)."""
+    o = json.loads(json.dumps(obj))
+    md = o.get("metadata") or {}
+    for k in list(md):
+        if k.startswith("standin/"):
+            md.pop(k)
+    for k in list(o):
+        if k.startswith("standin/"):
+            o.pop(k)
+    return o
+
+
+def service_defaults(store, obj):
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("type", "ClusterIP")
+    spec.setdefault("sessionAffinity", "None")
+    spec.setdefault("internalTrafficPolicy", "Cluster")
+    spec.setdefault("ipFamilies", ["IPv4"])
+    spec.setdefault("ipFamilyPolicy", "SingleStack")
+    if spec.get("clusterIP") != "None" and not spec.get("clusterIP"):
+        svc_r = Resource(*BUILTIN_RESOURCES[3])
+        used = {(s.get("spec") or {}).get("clusterIP") for s in store.list(svc_r)}
+        md = obj.get("metadata") or {}
+        n = int(hashlib.sha256(("%s/%s" % (md.get("namespace"), md.get("name"))).encode()).hexdigest(), 16)
+        for k in range(5000):
+            m = (n + k) % (16 * 254)
+            ip = "10.%d.%d.%d" % (96 + m // (254 * 254) % 16, (m // 254) % 256, m % 254 + 1)
+            if ip not in used and ip not in ("10.96.0.1", "10.96.0.10"):
+                spec["clusterIP"] = ip
+                break
+    if spec.get("clusterIP"):
+        spec.setdefault("clusterIPs", [spec["clusterIP"]])
+    if spec["type"] in ("LoadBalancer", "NodePort"):
+        spec.setdefault("externalTrafficPolicy", "Cluster")
+        if spec["type"] == "LoadBalancer":
+            spec.setdefault("allocateLoadBalancerNodePorts", True)
+    for p in spec.get("ports") or []:
+        p.setdefault("protocol", "TCP")
+        p.setdefault("targetPort", p.get("port"))
+        if spec["type"] in ("LoadBalancer", "NodePort") and "nodePort" not in p:
+            p["nodePort"] = 30000 + int(hashlib.sha256(("%s/%s/%s" % (obj["metadata"].get("namespace"), obj["metadata"].get("name"), p.get("port"))).encode()).hexdigest(), 16) % 2768
+    obj.setdefault("status", {"loadBalancer": {}})
+
+
+def deployment_defaults(obj):
+    spec = obj.setdefault("spec", {})
+    if spec.get("replicas") is None:
+        spec["replicas"] = 1
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("progressDeadlineSeconds", 600)
+    spec.setdefault("strategy", {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}})
+
+
+def namespace_defaults(obj):
+    md = obj.setdefault("metadata", {})
+    labels = md.setdefault("labels", {})
+    labels["kubernetes.io/metadata.name"] = md.get("name")
+    obj.setdefault("spec", {"finalizers": ["kubernetes"]})
+    obj["status"] = {"phase": "Active"}
+
+
+def apply_server_defaults(store, r, obj):
+    if r.group == "" and r.kind == "Service":
+        service_defaults(store, obj)
+    elif r.group == "apps" and r.kind == "Deployment":
+        deployment_defaults(obj)
+    elif r.group == "" and r.kind == "Namespace":
+        namespace_defaults(obj)
+    elif r.group == "" and r.kind == "ServiceAccount":
+        pass
+
+
+def commit(store, sdir=None):
+    """Run the controllers and write the store (caller holds the state lock)."""
+    cluster = load_cluster(sdir or store.sdir) or {}
+    cni = ((cluster.get("Config") or {}).get("KubernetesConfig") or {}).get("CNI", "")
+    reconcile(store, cni)
+    store.save()
