@@ -262,13 +262,37 @@ fn builtin_names() -> String {
 pub fn parse(source: &Source) -> Result<RawProfile> {
     toml::from_str(&source.text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
-        let message = e.message().trim().to_string();
+        let mut message = e.message().trim().to_string();
+        if let (Some(rest), Some(key)) = (
+            message.strip_prefix("invalid type: "),
+            key_path(&source.text, span.start),
+        ) {
+            message = format!("invalid type for `{key}`: {rest}");
+        }
         let help = did_you_mean(&message);
         Error::ProfileSyntax {
             message,
             snippet: Box::new(source.snippet(span)),
             help,
         }
+    })
+}
+
+/// The dotted key (`cluster.cpus`) of the `key = value` line holding byte `at`, from the
+/// nearest `[table]` header above it; serde's type errors do not say which key they are about.
+fn key_path(text: &str, at: usize) -> Option<String> {
+    let at = at.min(text.len());
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next()?;
+    let key = line.split_once('=')?.0.trim().trim_matches('"');
+    let table = text[..line_start].lines().rev().find_map(|l| {
+        let l = l.trim();
+        (l.starts_with('[') && l.ends_with(']'))
+            .then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
+    });
+    Some(match table {
+        Some(t) => format!("{t}.{key}"),
+        None => key.to_string(),
     })
 }
 
@@ -295,6 +319,16 @@ mod tests {
         let m = "unknown field `cpu`, expected one of `driver`, `cni`, `cpus`, `memory`";
         assert_eq!(did_you_mean(m).as_deref(), Some("did you mean `cpus`?"));
         assert_eq!(did_you_mean("unknown field `zzzz`, expected `a`"), None);
+    }
+
+    #[test]
+    fn key_path_names_table_and_key() {
+        let text = "a = 1\n[cluster]\ncpus = \"four\"\n";
+        assert_eq!(
+            key_path(text, text.find("\"four").unwrap()).as_deref(),
+            Some("cluster.cpus")
+        );
+        assert_eq!(key_path(text, 4).as_deref(), Some("a"));
     }
 
     #[test]

@@ -1,0 +1,159 @@
+//! Bad profiles and bad command lines: the exact text a user sees, exit code 2, and no host
+//! contacted (a real listening socket stands in for the host and must see no connection).
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::Path;
+
+use common::{Run, labprov};
+
+/// A profile whose one host is a real socket on this machine, plus `body`.
+fn run_profile(dir: &Path, body: &str) -> (Run, usize) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let text = format!(
+        "[ssh]\nuser = \"student\"\nport = {port}\n\n[[hosts]]\nname = \"h1\"\naddress = \"127.0.0.1\"\n\n{body}"
+    );
+    let path = dir.join("bad.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = labprov()
+        .current_dir(dir)
+        .args(["--profile", "bad.toml", "--output", "plain", "up"])
+        .output()
+        .unwrap();
+    let mut contacted = 0;
+    while listener.accept().is_ok() {
+        contacted += 1;
+    }
+    (Run::new(out), contacted)
+}
+
+fn assert_rejected(body: &str, expected: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, contacted) = run_profile(dir.path(), body);
+    assert_eq!(run.code, 2, "{}", run.explain());
+    assert_eq!(run.stderr, expected, "{}", run.explain());
+    assert_eq!(contacted, 0, "a host was contacted despite the bad profile");
+    assert_eq!(run.stdout, "", "nothing but the error is printed");
+}
+
+#[test]
+fn unknown_key_suggests_the_right_one() {
+    assert_rejected(
+        "[cluster]\ncpu = 4\n",
+        "error: unknown field `cpu`, expected one of `driver`, `cni`, `cpus`, `memory`, `kubernetes_version`, `addons`, `pod_cidr`\n  \
+         --> bad.toml:10:1\n   |\n10 | cpu = 4\n   | ^^^\n  = help: did you mean `cpus`?\n",
+    );
+}
+
+#[test]
+fn wrong_type_names_the_key() {
+    assert_rejected(
+        "[cluster]\ncpus = \"four\"\n",
+        "error: invalid type for `cluster.cpus`: string \"four\", expected u32\n  \
+         --> bad.toml:10:8\n   |\n10 | cpus = \"four\"\n   |        ^^^^^^\n",
+    );
+}
+
+#[test]
+fn bad_cidr_points_at_the_value() {
+    assert_rejected(
+        "[cluster]\npod_cidr = \"10.0.0.0/33\"\n",
+        "error: invalid value for `cluster.pod_cidr`: `10.0.0.0/33` is not a CIDR (invalid IP address syntax)\n  \
+         --> bad.toml:10:12\n   |\n10 | pod_cidr = \"10.0.0.0/33\"\n   |            ^^^^^^^^^^^^^\n",
+    );
+}
+
+#[test]
+fn bad_url_points_at_the_value() {
+    assert_rejected(
+        "[artifacts.kubectl]\nurl = \"ftp://mirror.example/kubectl\"\n",
+        "error: invalid value for `artifacts.kubectl.url`: `ftp://mirror.example/kubectl`: only http and https URLs are supported, not `ftp`\n  \
+         --> bad.toml:10:7\n   |\n10 | url = \"ftp://mirror.example/kubectl\"\n   |       ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n",
+    );
+}
+
+#[test]
+fn bad_version_and_bad_choice() {
+    assert_rejected(
+        "[versions]\nistio = \"v1.27\"\n",
+        "error: invalid value for `versions.istio`: `v1.27` is not a version like `1.2.3`\n  \
+         --> bad.toml:10:9\n   |\n10 | istio = \"v1.27\"\n   |         ^^^^^^^\n",
+    );
+    assert_rejected(
+        "[artifacts]\nmode = \"pull\"\n",
+        "error: invalid value for `artifacts.mode`: `pull` is not one of `remote`, `push`\n  \
+         --> bad.toml:10:8\n   |\n10 | mode = \"pull\"\n   |        ^^^^^^\n",
+    );
+}
+
+#[test]
+fn toml_syntax_error() {
+    assert_rejected(
+        "[cluster\ncpus = 2\n",
+        "error: unclosed table, expected `]`\n --> bad.toml:9:9\n  |\n9 | [cluster\n  |         ^\n",
+    );
+}
+
+#[test]
+fn extends_an_unknown_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.toml"), "extends = \"nosuch\"\n").unwrap();
+    let out = labprov()
+        .current_dir(dir.path())
+        .args(["--profile", "p.toml", "plan"])
+        .output()
+        .unwrap();
+    let run = Run::new(out);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr,
+        "error: p.toml: cannot extend `nosuch`: no such file, and no built-in profile of that name (built-in: local, crownlabs, vagrant) at line 1\n"
+    );
+}
+
+#[test]
+fn limit_names_an_unknown_host() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.toml"),
+        "[ssh]\nuser = \"u\"\n[[hosts]]\nname = \"h1\"\naddress = \"192.0.2.1\"\n",
+    )
+    .unwrap();
+    let out = labprov()
+        .current_dir(dir.path())
+        .args(["--profile", "p.toml", "up", "--limit", "h9"])
+        .output()
+        .unwrap();
+    let run = Run::new(out);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr,
+        "error: --limit: no host named `h9` (hosts: h1)\n"
+    );
+}
+
+#[test]
+fn duplicate_host_is_rejected() {
+    assert_rejected(
+        "[[hosts]]\nname = \"h1\"\naddress = \"10.1.1.1\"\n",
+        "error: invalid value for `hosts.name`: host `h1` is listed twice\n  \
+         --> bad.toml:10:8\n   |\n10 | name = \"h1\"\n   |        ^^^^\n",
+    );
+}
+
+#[test]
+fn crownlabs_without_hosts_asks_for_them() {
+    let out = labprov()
+        .args(["--profile", "crownlabs", "plan"])
+        .output()
+        .unwrap();
+    let run = Run::new(out);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr,
+        "error: <builtin profile crownlabs> lists no hosts: add a [[hosts]] entry or pass --hosts ADDRESS\n"
+    );
+}
