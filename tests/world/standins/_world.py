@@ -27,6 +27,7 @@ import errno
 import fcntl
 import json
 import os
+import struct
 import sys
 import tempfile
 import time
@@ -240,28 +241,36 @@ def state_transaction():
         os.close(fd)
 
 
-def holder_lock(path, timeout=0.0, on_wait=None):
-    """Take an exclusive flock on PATH (a frontend lock like dpkg's) and write our pid into it.
+def _lock_holder(fd):
+    """The pid holding a POSIX write lock on FD (fcntl F_GETLK, as apt reports it), or None."""
+    fmt = "hhqqi4x"  # struct flock on Linux x86_64: l_type, l_whence, l_start, l_len, l_pid
+    try:
+        res = fcntl.fcntl(fd, fcntl.F_GETLK, struct.pack(fmt, fcntl.F_WRLCK, 0, 0, 0, 0))
+    except OSError:
+        return None
+    l_type, _whence, _start, _len, pid = struct.unpack(fmt, res)
+    return pid if l_type != fcntl.F_UNLCK else None
 
-    Returns (fd, None) on success or (None, holder_pid_or_None) when another process holds it after
-    TIMEOUT seconds. ON_WAIT(holder, remaining) is called about once a second while waiting."""
+
+def holder_lock(path, timeout=0.0, on_wait=None):
+    """Take an exclusive POSIX lock on PATH (a frontend lock like dpkg's, which uses fcntl locks too).
+
+    Returns (fd, None) on success or (None, holder_pid_or_None) when another process still holds it
+    after TIMEOUT seconds. ON_WAIT(holder, remaining) is called about once a second while waiting.
+    The lock lasts until the process exits (never open PATH a second time in the same process)."""
     _ensure_state_dir()
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     deadline = time.monotonic() + timeout
     last_note = 0.0
     while True:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, ("%d\n" % os.getpid()).encode(), 0)
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return fd, None
         except OSError as e:
             if e.errno not in (errno.EAGAIN, errno.EACCES):
                 os.close(fd)
                 raise
-        holder = None
-        with contextlib.suppress(OSError, ValueError):
-            holder = int(os.pread(fd, 32, 0).decode().strip() or "0") or None
+        holder = _lock_holder(fd)
         now = time.monotonic()
         if now >= deadline:
             os.close(fd)
