@@ -18,20 +18,19 @@ world_netns() {
 	ip netns list | awk '{print $1}' | grep -E "^lp$1-(b|h[0-9]+)\$" || true
 }
 
-# world_dir_of_running ID: recovers DIR of a running world from its sshd/mirror command lines
+# world_dir_of_running ID: recovers DIR of a running world from its sshds' command lines
 # (for stop/exec called with --id but a non-default --dir). Prints nothing if not found.
 world_dir_of_running() {
-	local ns pid arg prev
+	local ns pid cmd re='(^| )-f (/[^ ]+)/(bastion|h[0-9]+)/sshd_config( |$)'
 	for ns in $(world_netns "$1"); do
-		for pid in $(ip netns pids "$ns" 2>/dev/null); do
-			prev=
-			while IFS= read -r -d '' arg; do
-				if [[ $prev == -f && $arg == */sshd_config ]]; then
-					dirname "$(dirname "$arg")"
-					return 0
-				fi
-				prev=$arg
-			done <"/proc/$pid/cmdline" 2>/dev/null || true
+		for pid in $(ip netns pids "$ns" 2>/dev/null || true); do
+			# sshd rewrites its argv into one string ("sshd: /usr/sbin/sshd -D -f ..."), so
+			# match on the space-joined command line
+			cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || continue
+			if [[ $cmd =~ $re ]]; then
+				printf '%s\n' "${BASH_REMATCH[2]}"
+				return 0
+			fi
 		done
 	done
 }
@@ -52,22 +51,12 @@ world_resolve_dir() {
 	printf '%s\n' "${found:-$WORLD_BASE/$id}"
 }
 
-# world_env_get FILE KEY: value of KEY in a world.env (parsed, not sourced, so that
-# keys like USER do not clobber the caller's environment).
-world_env_get() {
-	local line
-	line=$(grep -m1 "^$2=" "$1" 2>/dev/null) || return 1
-	line=${line#*=}
-	line=${line#\"}
-	printf '%s\n' "${line%\"}"
-}
-
 # world_pid_ok PID DIR: true if PID is alive and its command line mentions DIR, i.e. it
 # really is one of this world's processes (pid files may be stale and pids reused).
 world_pid_ok() {
 	local cmd
 	[[ $1 =~ ^[0-9]+$ ]] || return 1
-	cmd=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) || return 1
+	cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline") || return 1
 	[[ $cmd == *"$2/"* ]]
 }
 
