@@ -9,7 +9,7 @@ as_root install -d -m 0755 "$parent" "$(dirname "$link")"
 # Unpack next to the final directory and rename into place, so samples/ is complete or absent.
 stage=$(as_root mktemp -d "$parent/.istio-unpack.XXXXXX")
 as_root tar -xzf "$work/istio.tar.gz" -C "$stage" --no-same-owner
-if [ ! -x "$stage/istio-{{ artifact.version }}/bin/istioctl" ]; then
+if ! as_root test -x "$stage/istio-{{ artifact.version }}/bin/istioctl"; then
   as_root rm -rf "$stage"
   echo "the Istio archive has no istio-{{ artifact.version }}/bin/istioctl" >&2
   exit 1

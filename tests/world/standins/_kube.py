@@ -769,14 +769,19 @@ def load_all(text):
     return out
 
 
+_TIMESTAMP_RE = re.compile(r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ][0-9]{1,2}:[0-9]{2}:[0-9]{2}(\.[0-9]*)?\s*(Z|[-+][0-9]{1,2}(:[0-9]{2})?)?)?$")
+
+
 def _yaml_str(s):
     if s == "":
         return '""'
     if "\n" in s:
         return None  # block scalar
-    if resolve_plain(s) is not None and not isinstance(resolve_plain(s), str) or s in ("~", "null", "Null", "NULL"):
+    if resolve_plain(s) is not None and not isinstance(resolve_plain(s), str) or s in ("~", "null", "Null", "NULL") \
+            or _TIMESTAMP_RE.match(s):
         return '"%s"' % s
-    needs = (s[0] in "-?:,[]{}#&*!|>'\"%@` " or s[-1] in " :" or ": " in s or " #" in s
+    needs = (s[0] in ",[]{}#&*!|>'\"%@` " or s[-1] in " :" or ": " in s or " #" in s
+             or (s[0] in "-?:" and (len(s) == 1 or s[1] == " "))
              or "\t" in s or any(ord(c) < 32 for c in s))
     if needs:
         if any(ord(c) < 32 for c in s):
@@ -1448,6 +1453,9 @@ def _injection_wanted(store, ns, template_labels, template_annotations):
                                           "istio-sidecar-injector"))
     if webhook is None:
         return None
+    istiod = store.objects.get(Store.key("apps", "Deployment", "istio-system", "istiod")) or {}
+    images = [c.get("image", "") for c in (((istiod.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []]
+    version = images[0].rsplit(":", 1)[-1] if images and ":" in images[0] else "latest"
     nsobj = store.objects.get(Store.key("", "Namespace", "", ns)) or {}
     nslabels = (nsobj.get("metadata") or {}).get("labels") or {}
     plabels = template_labels or {}
@@ -1455,9 +1463,9 @@ def _injection_wanted(store, ns, template_labels, template_annotations):
     if pod_inject == "false":
         return None
     if nslabels.get("istio-injection") == "enabled" or ("istio.io/rev" in nslabels and nslabels.get("istio-injection") != "disabled"):
-        return (webhook.get("metadata") or {}).get("labels", {}).get("standin/istio-version")
+        return version
     if pod_inject == "true" and nslabels.get("istio-injection") != "disabled":
-        return (webhook.get("metadata") or {}).get("labels", {}).get("standin/istio-version")
+        return version
     return None
 
 
