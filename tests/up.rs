@@ -1,0 +1,308 @@
+//! `labprov up`, `plan` and `status` against a lab world: real sshd hosts behind a bastion,
+//! a real mirror, stand-ins for the tools that cannot run here.
+
+mod common;
+
+use common::World;
+
+const CHANGE_STEPS: [&str; 8] = [
+    "docker", "minikube", "kubectl", "istioctl", "cluster", "addons", "dns", "istio",
+];
+
+#[test]
+fn fresh_host_converges_and_a_rerun_is_one_connection_one_round_trip() {
+    let world = World::start(1);
+
+    let plan = world.labprov(&["plan"]);
+    assert_eq!(plan.code, 0, "{}", plan.explain());
+    let states = plan.states("h1");
+    assert_eq!(states[0], ("facts".to_string(), "converged".to_string()));
+    for step in CHANGE_STEPS {
+        assert!(
+            states.contains(&(step.to_string(), "needs-change".to_string())),
+            "{step} should need a change on a fresh host: {states:?}"
+        );
+    }
+    assert!(
+        world.calls("h1").iter().all(|c| c["tool"] != "apt-get"),
+        "plan must not install anything"
+    );
+
+    let up = world.labprov(&["up"]);
+    assert_eq!(up.code, 0, "{}", up.explain());
+    // dns is ok, not changed: the node resolves names once the cluster is up.
+    assert_eq!(up.tally("h1"), (2, 7, 0), "{}", up.explain());
+    assert!(world.host_file("h1", "/usr/local/bin/kubectl").is_file());
+    assert!(world.host_file("h1", "/usr/local/bin/minikube").is_file());
+    assert!(
+        world
+            .host_file(
+                "h1",
+                "/opt/labprov/istio-1.27.3/samples/bookinfo/platform/kube/bookinfo.yaml"
+            )
+            .is_file()
+    );
+    assert!(
+        !std::path::Path::new("/opt/labprov").exists(),
+        "nothing may land on this machine"
+    );
+
+    let plan = world.labprov(&["plan"]);
+    assert_eq!(plan.code, 0, "{}", plan.explain());
+    assert!(
+        plan.states("h1").iter().all(|(_, s)| s == "converged"),
+        "{:?}",
+        plan.states("h1")
+    );
+
+    let before = world.ssh_counts("h1");
+    let again = world.labprov(&["up"]);
+    assert_eq!(again.code, 0, "{}", again.explain());
+    assert_eq!(again.tally("h1"), (9, 0, 0), "{}", again.explain());
+    let after = world.ssh_counts("h1");
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1),
+        (1, 1),
+        "a converged re-run opens one connection and runs one command"
+    );
+}
+
+#[test]
+fn two_hosts_at_once() {
+    let world = World::start(2);
+    let up = world.labprov(&["up"]);
+    assert_eq!(up.code, 0, "{}", up.explain());
+    assert_eq!(up.tally("h1"), (2, 7, 0));
+    assert_eq!(up.tally("h2"), (2, 7, 0));
+    let status = world.labprov(&["status"]);
+    assert_eq!(status.code, 0);
+    for h in ["h1", "h2"] {
+        assert!(
+            status.states(h).iter().all(|(_, s)| s == "converged"),
+            "{h}: {:?}",
+            status.states(h)
+        );
+    }
+}
+
+/// The docker-group trap: `usermod -aG docker` does not reach the open session. labprov
+/// must reconnect, or minikube (which calls docker as the user) is refused by the daemon.
+#[test]
+fn docker_group_is_picked_up_by_reconnecting() {
+    let world = World::start(1);
+    let before = world.ssh_counts("h1").0;
+    let up = world.labprov(&["up"]);
+    assert_eq!(up.code, 0, "{}", up.explain());
+    assert_eq!(
+        up.step("h1", "cluster")["kind"],
+        "changed",
+        "{}",
+        up.explain()
+    );
+    assert_eq!(
+        world.ssh_counts("h1").0 - before,
+        2,
+        "one reconnect after the group change"
+    );
+    let starts: Vec<_> = world
+        .calls("h1")
+        .into_iter()
+        .filter(|c| {
+            c["tool"] == "minikube"
+                && c["argv"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x == "start"))
+        })
+        .collect();
+    assert_eq!(starts.len(), 1, "minikube start ran once");
+    assert_eq!(starts[0]["exit"], 0);
+    assert_ne!(
+        starts[0]["uid"], 0,
+        "minikube runs as the login user, not root"
+    );
+}
+
+/// The root trap: minikube's docker driver refuses root without --force.
+#[test]
+fn root_login_user_gets_minikube_with_force() {
+    let world = World::start(1);
+    let profile = world.profile_plus("root.toml", "");
+    let text = std::fs::read_to_string(&profile)
+        .unwrap()
+        .replace("user = \"student\"", "user = \"root\"");
+    std::fs::write(&profile, text).unwrap();
+    let up = world.labprov_with(&profile, &["up"]);
+    assert_eq!(up.code, 0, "{}", up.explain());
+    let start = world
+        .calls("h1")
+        .into_iter()
+        .find(|c| {
+            c["tool"] == "minikube"
+                && c["argv"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x == "start"))
+        })
+        .expect("minikube start was called");
+    assert_eq!(start["uid"], 0);
+    assert_eq!(start["exit"], 0, "{start}");
+    assert!(
+        start["argv"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x == "--force"),
+        "{start}"
+    );
+}
+
+#[test]
+fn corrupted_artifact_fails_its_step_only() {
+    let world = World::start(1);
+    let kubectl = world.mirror_file("kubectl/release/v1.34.1/bin/linux/amd64/kubectl");
+    let good = std::fs::read_to_string(kubectl.with_extension("sha256")).unwrap_or_default();
+    std::fs::write(&kubectl, b"#!/bin/sh\necho tampered\n").unwrap();
+    let bad = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(b"#!/bin/sh\necho tampered\n"))
+    };
+    let up = world.labprov(&["up"]);
+    assert_eq!(up.code, 1, "{}", up.explain());
+    let step = up.step("h1", "kubectl");
+    assert_eq!(step["kind"], "failed");
+    let detail = step["detail"].as_str().unwrap();
+    let url = "http://10.210.";
+    assert!(
+        detail.contains("sha256 mismatch for ") && detail.contains(url),
+        "{detail}"
+    );
+    assert!(
+        detail.contains(&format!(
+            "expected {}",
+            good.split_whitespace().next().unwrap_or("?")
+        )),
+        "{detail}"
+    );
+    assert!(detail.contains(&format!("got {bad}")), "{detail}");
+    assert!(
+        !world.host_file("h1", "/usr/local/bin/kubectl").exists(),
+        "nothing at the final path"
+    );
+    assert!(
+        !world
+            .host_file("h1", "/usr/local/bin/kubectl.labprov-new")
+            .exists()
+    );
+    // Steps that do not need kubectl still converge; istio, which does, is not run.
+    for s in ["docker", "minikube", "istioctl", "cluster", "addons"] {
+        assert_eq!(up.step("h1", s)["kind"], "changed", "{s}: {}", up.explain());
+    }
+    assert_eq!(up.step("h1", "dns")["kind"], "ok");
+    assert_eq!(up.step("h1", "istio")["kind"], "failed");
+    assert_eq!(
+        up.step("h1", "istio")["detail"],
+        "not run: needs kubectl, which did not converge"
+    );
+}
+
+#[test]
+fn broken_node_dns_is_fixed_once() {
+    let world = World::start_with(1, &["--dns-broken"]);
+    let up = world.labprov(&["up"]);
+    assert_eq!(up.code, 0, "{}", up.explain());
+    assert_eq!(up.step("h1", "dns")["kind"], "changed");
+    let resolv = world.host_file("h1", "/home/student/.minikube/standin/node/etc/resolv.conf");
+    assert_eq!(
+        std::fs::read_to_string(&resolv).unwrap(),
+        "nameserver 8.8.8.8\n"
+    );
+    let backup = world.host_file(
+        "h1",
+        "/home/student/.minikube/standin/node/etc/resolv.conf.labprov.bak",
+    );
+    assert!(
+        std::fs::read_to_string(backup)
+            .unwrap()
+            .contains("10.0.0.10")
+    );
+    let again = world.labprov(&["up"]);
+    assert_eq!(again.tally("h1"), (9, 0, 0), "{}", again.explain());
+}
+
+#[test]
+fn working_node_dns_is_left_alone() {
+    let world = World::start(1);
+    let up = world.labprov(&["up"]);
+    assert_eq!(up.code, 0, "{}", up.explain());
+    assert_eq!(
+        up.step("h1", "dns")["kind"],
+        "ok",
+        "probe passed after start: nothing rewritten"
+    );
+    assert!(
+        !world
+            .host_file(
+                "h1",
+                "/home/student/.minikube/standin/node/etc/resolv.conf.labprov.bak"
+            )
+            .exists()
+    );
+}
+
+#[test]
+fn push_mode_streams_artifacts_from_the_controller() {
+    let world = World::start(2);
+    let profile = world.profile_plus("push.toml", "");
+    let text = std::fs::read_to_string(&profile).unwrap().replace(
+        "[artifacts.minikube]",
+        "[artifacts]\nmode = \"push\"\n\n[artifacts.minikube]",
+    );
+    std::fs::write(&profile, text).unwrap();
+    let up = world.labprov_with(&profile, &["up"]);
+    assert_eq!(up.code, 0, "{}", up.explain());
+    let log = world.mirror_log();
+    for artifact in [
+        "minikube-linux-amd64 ",
+        "bin/linux/amd64/kubectl ",
+        "istio-1.27.3-linux-amd64.tar.gz ",
+    ] {
+        let fetched = log
+            .lines()
+            .filter(|l| l.starts_with("GET ") && l.contains(artifact))
+            .count();
+        assert_eq!(
+            fetched, 1,
+            "{artifact} fetched once for the whole class:\n{log}"
+        );
+    }
+}
+
+#[test]
+fn drifted_cluster_is_reported_not_recreated() {
+    let world = World::start(1);
+    assert_eq!(world.labprov(&["up"]).code, 0);
+    let profile = world.profile_plus("drift.toml", "");
+    let text = std::fs::read_to_string(&profile)
+        .unwrap()
+        .replace("memory = \"4g\"", "memory = \"6g\"");
+    std::fs::write(&profile, text).unwrap();
+    let plan = world.labprov_with(&profile, &["plan"]);
+    assert_eq!(plan.code, 0, "{}", plan.explain());
+    let cluster = plan
+        .events
+        .iter()
+        .find(|e| e["type"] == "plan" && e["step"] == "cluster")
+        .unwrap();
+    assert_eq!(cluster["state"], "blocked");
+    assert_eq!(
+        cluster["reasons"][0],
+        "running cluster has Memory 4096, profile wants 6144"
+    );
+    let up = world.labprov_with(&profile, &["up"]);
+    assert_eq!(up.code, 1);
+    let deletes = world
+        .calls("h1")
+        .iter()
+        .filter(|c| c["tool"] == "minikube" && c["argv"][1] == "delete")
+        .count();
+    assert_eq!(deletes, 0, "never recreated behind the user's back");
+}
