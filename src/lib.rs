@@ -152,7 +152,7 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
             _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
         }
     })?;
-    report.summary(&names);
+    report.summary(&names, mode == Mode::Up);
     Ok(if results.iter().all(|r| *r == HostResult::Converged) {
         0
     } else {

@@ -169,7 +169,16 @@ impl Report {
 
     /// `plan` and `status`: what each step of a host would need.
     pub fn plan(&self, plan: &HostPlan, as_status: bool) {
-        let st = self.state.lock().expect("report lock");
+        let mut st = self.state.lock().expect("report lock");
+        // In the summary of a plan, "changed" counts what `up` would change.
+        let tally = st.tallies.entry(plan.host.clone()).or_default();
+        for s in &plan.steps {
+            tally.add(match s.state {
+                CheckState::Converged => Kind::Ok,
+                CheckState::NeedsChange => Kind::Changed,
+                CheckState::Blocked | CheckState::Error => Kind::Failed,
+            });
+        }
         if self.mode == OutputMode::Json {
             for s in &plan.steps {
                 self.json(
@@ -247,8 +256,9 @@ impl Report {
         let _ = std::io::stdout().lock().write_all(bytes);
     }
 
-    /// The closing summary; in JSON mode it is the last line.
-    pub fn summary(&self, hosts: &[String]) {
+    /// The closing summary; in JSON mode it is the last line. The table is for `up`;
+    /// `plan` and `status` already printed their counts per host.
+    pub fn summary(&self, hosts: &[String], table: bool) {
         let mut st = self.state.lock().expect("report lock");
         if let Some(m) = st.multi.take() {
             let _ = m.clear();
@@ -262,6 +272,9 @@ impl Report {
             self.json(
                 json!({"type": "summary", "hosts": tallies, "elapsed_ms": elapsed.as_millis()}),
             );
+            return;
+        }
+        if !table {
             return;
         }
         let width = hosts.iter().map(String::len).max().unwrap_or(4).max(4);

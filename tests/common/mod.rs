@@ -28,19 +28,22 @@ pub struct World {
 fn claim_id() -> (u32, PathBuf) {
     let base = Path::new("/run/labprov-world-ids");
     std::fs::create_dir_all(base).unwrap();
+    let me = std::process::id().to_string();
     for id in 1..=250u32 {
         let claim = base.join(id.to_string());
         if std::fs::create_dir(&claim).is_ok() {
+            std::fs::write(claim.join("pid"), &me).unwrap();
             return (id, claim);
         }
-        // A claim whose process is gone is stale: take it over.
+        // A claim whose process is gone is stale: take it over. A claim without a pid yet
+        // is being made right now by another test, so it is left alone.
         let pid = std::fs::read_to_string(claim.join("pid")).unwrap_or_default();
-        let alive = pid
+        let dead = pid
             .trim()
             .parse::<u32>()
-            .is_ok_and(|p| Path::new(&format!("/proc/{p}")).exists());
-        if !alive && std::fs::remove_dir_all(&claim).is_ok() && std::fs::create_dir(&claim).is_ok()
-        {
+            .is_ok_and(|p| !Path::new(&format!("/proc/{p}")).exists());
+        if dead && std::fs::remove_dir_all(&claim).is_ok() && std::fs::create_dir(&claim).is_ok() {
+            std::fs::write(claim.join("pid"), &me).unwrap();
             let _ = Command::new(root().join("tests/world/stop"))
                 .args(["--id", &id.to_string()])
                 .output();
@@ -57,7 +60,6 @@ impl World {
 
     pub fn start_with(n: usize, flags: &[&str]) -> World {
         let (id, claim) = claim_id();
-        std::fs::write(claim.join("pid"), std::process::id().to_string()).unwrap();
         let dir = PathBuf::from(format!("/run/labprov-world/{id}"));
         let out = Command::new(root().join("tests/world/start"))
             .args(["--id", &id.to_string()])
