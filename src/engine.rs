@@ -358,7 +358,7 @@ async fn apply_step(
         return Err(Applied::Failed(failure.to_string()));
     }
     let unchanged = out.stdout.lines().any(|l| l.trim() == "::unchanged");
-    let what = check.reasons.join("; ");
+    let what = format!("was: {}", check.reasons.join("; "));
     let make: MakeOutcome = if unchanged {
         Box::new(|h, s, t0| Outcome::ok(h, s, t0.elapsed()))
     } else {
