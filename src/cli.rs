@@ -59,6 +59,17 @@ pub enum Command {
         #[command(flatten)]
         targets: Targets,
     },
+    /// Converge only the lab's manifests: the given bundles, or all of the profile's.
+    Apply {
+        /// Bundles to converge (default: the profile's `lab.bundles`, pruning the rest).
+        #[arg(value_name = "BUNDLE")]
+        bundles: Vec<String>,
+        /// Remove these bundles' objects instead.
+        #[arg(long, value_name = "BUNDLE", num_args = 1.., conflicts_with = "bundles")]
+        remove: Vec<String>,
+        #[command(flatten)]
+        targets: Targets,
+    },
     /// Write every script labprov would send to a host into DIR; contacts nothing.
     Render {
         /// Output directory (created if missing).

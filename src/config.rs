@@ -38,6 +38,7 @@ pub struct Config {
     pub istio: Istio,
     pub paths: Paths,
     pub parallel: usize,
+    pub lab: Lab,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -160,6 +161,29 @@ pub struct Dns {
 pub struct Istio {
     pub profile: String,
     pub injection_namespace: String,
+}
+
+/// The lab's manifests: which bundles, and the values a course changes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Lab {
+    pub bundles: Vec<String>,
+    pub namespace: String,
+    pub bookinfo_namespace: String,
+    pub netpol_namespace: String,
+    pub legacy_namespace: String,
+    pub mesh_namespace: String,
+    pub egress_cidr: String,
+    pub mtls_mode: String,
+    pub hello_node_image: String,
+    pub rollout_timeout: u32,
+    pub weights: Weights,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Weights {
+    pub v1: u32,
+    pub v2: u32,
+    pub v3: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -508,6 +532,7 @@ impl Config {
             },
             paths: Paths { bin_dir, istio_dir },
             parallel,
+            lab: lab(layers)?,
         })
     }
 }
@@ -811,4 +836,176 @@ fn check_destination(v: &Sourced<String>, field: &str) -> Result<()> {
     } else {
         Ok(())
     }
+}
+
+fn lab(layers: &[Layer]) -> Result<Lab> {
+    fn l(r: &crate::profile::RawProfile) -> Option<&crate::profile::RawLab> {
+        r.lab.as_ref()
+    }
+    let label = |v: Option<Sourced<String>>, default: &str, field: &str| -> Result<String> {
+        match v {
+            None => Ok(default.to_string()),
+            Some(v) => check_label(&v, field).map(|_| v.value),
+        }
+    };
+    let bundles = match layers.iter().find_map(|layer| {
+        l(&layer.raw)?
+            .bundles
+            .as_ref()
+            .map(|b| (b, layer.source.clone()))
+    }) {
+        None => crate::manifests::DEFAULT_BUNDLES
+            .iter()
+            .map(|b| b.to_string())
+            .collect(),
+        Some((list, source)) => {
+            let items: Vec<Sourced<String>> = list
+                .get_ref()
+                .iter()
+                .map(|b| Sourced {
+                    value: b.get_ref().clone(),
+                    span: b.span(),
+                    source: source.clone(),
+                })
+                .collect();
+            let whole = Sourced {
+                value: String::new(),
+                span: list.span(),
+                source: source.clone(),
+            };
+            let names: Vec<String> = items.iter().map(|i| i.value.clone()).collect();
+            for item in &items {
+                if crate::manifests::bundle(&item.value).is_none() {
+                    return Err(
+                        item.invalid("lab.bundles", crate::manifests::unknown_bundle(&item.value))
+                    );
+                }
+                if names.iter().filter(|n| **n == item.value).count() > 1 {
+                    return Err(
+                        item.invalid("lab.bundles", format!("`{}` is listed twice", item.value))
+                    );
+                }
+            }
+            crate::manifests::check_selection(&names)
+                .map_err(|why| whole.invalid("lab.bundles", why))?;
+            names
+        }
+    };
+    let egress_cidr = match pick(layers, |r| l(r)?.egress_cidr.as_ref()) {
+        None => "192.168.1.0/24".to_string(),
+        Some(c) => c
+            .value
+            .parse::<ipnet::IpNet>()
+            .map(|n| n.to_string())
+            .map_err(|e| {
+                c.invalid(
+                    "lab.egress_cidr",
+                    format!("`{}` is not a CIDR ({e})", c.value),
+                )
+            })?,
+    };
+    let mtls_mode = one_of(
+        pick(layers, |r| l(r)?.mtls_mode.as_ref()),
+        "STRICT",
+        &["STRICT", "PERMISSIVE", "DISABLE"],
+        "lab.mtls_mode",
+    )?;
+    let hello_node_image = match pick(layers, |r| l(r)?.hello_node_image.as_ref()) {
+        None => "registry.k8s.io/e2e-test-images/agnhost:2.39".to_string(),
+        Some(i) => {
+            let ok = !i.value.is_empty()
+                && i.value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "./:-_@".contains(c));
+            if !ok {
+                return Err(i.invalid(
+                    "lab.hello_node_image",
+                    format!("`{}` is not an image reference", i.value),
+                ));
+            }
+            i.value
+        }
+    };
+    let rollout_timeout = match pick(layers, |r| l(r)?.rollout_timeout.as_ref()) {
+        None => 300,
+        Some(t) if (1..=3600).contains(&t.value) => t.value,
+        Some(t) => {
+            return Err(t.invalid("lab.rollout_timeout", "must be between 1 and 3600 seconds"));
+        }
+    };
+    let weights = match layers.iter().find_map(|layer| {
+        l(&layer.raw)?
+            .weights
+            .as_ref()
+            .map(|w| (w, layer.source.clone()))
+    }) {
+        None => Weights {
+            v1: 50,
+            v2: 30,
+            v3: 20,
+        },
+        Some((w, source)) => {
+            let at = |s: &Spanned<i64>| Sourced {
+                value: s.get_ref().to_string(),
+                span: s.span(),
+                source: source.clone(),
+            };
+            let raw = w.get_ref();
+            for (name, v) in [("v1", &raw.v1), ("v2", &raw.v2), ("v3", &raw.v3)] {
+                if !(0..=100).contains(v.get_ref()) {
+                    return Err(at(v).invalid(
+                        &format!("lab.weights.{name}"),
+                        "a weight is between 0 and 100",
+                    ));
+                }
+            }
+            let sum = raw.v1.get_ref() + raw.v2.get_ref() + raw.v3.get_ref();
+            if sum != 100 {
+                let whole = Sourced {
+                    value: String::new(),
+                    span: w.span(),
+                    source,
+                };
+                return Err(whole.invalid("lab.weights", format!("weights sum to {sum}, not 100")));
+            }
+            Weights {
+                v1: *raw.v1.get_ref() as u32,
+                v2: *raw.v2.get_ref() as u32,
+                v3: *raw.v3.get_ref() as u32,
+            }
+        }
+    };
+    Ok(Lab {
+        bundles,
+        namespace: label(
+            pick(layers, |r| l(r)?.namespace.as_ref()),
+            "default",
+            "lab.namespace",
+        )?,
+        bookinfo_namespace: label(
+            pick(layers, |r| l(r)?.bookinfo_namespace.as_ref()),
+            "default",
+            "lab.bookinfo_namespace",
+        )?,
+        netpol_namespace: label(
+            pick(layers, |r| l(r)?.netpol_namespace.as_ref()),
+            "network-policy-demo",
+            "lab.netpol_namespace",
+        )?,
+        legacy_namespace: label(
+            pick(layers, |r| l(r)?.legacy_namespace.as_ref()),
+            "legacy",
+            "lab.legacy_namespace",
+        )?,
+        mesh_namespace: label(
+            pick(layers, |r| l(r)?.mesh_namespace.as_ref()),
+            "istio-system",
+            "lab.mesh_namespace",
+        )?,
+        egress_cidr,
+        mtls_mode,
+        hello_node_image,
+        rollout_timeout,
+        weights,
+    })
 }

@@ -10,11 +10,12 @@ use tokio::sync::Semaphore;
 use crate::artifacts::Cache;
 use crate::config::{ArtifactMode, Config, Host};
 use crate::error::{RemoteFailure, tail};
+use crate::manifests::{self, ManifestPlan, Scope};
 use crate::outcome::{CheckState, HostPlan, Kind, Outcome, StepCheck};
 use crate::render::Renderer;
 use crate::report::Report;
-use crate::steps::{REGISTRY, Step};
-use crate::transport::{Output, Transport};
+use crate::steps::{REGISTRY, Step, StepKind};
+use crate::transport::{Output, Payload, Transport};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -24,6 +25,8 @@ pub enum Mode {
     Plan,
     /// Check and show each step's state.
     Status,
+    /// Check, and converge only the manifests (of the scope's bundles).
+    Apply,
 }
 
 /// What one host's run came to, for the exit code.
@@ -40,16 +43,18 @@ struct Shared {
     report: Arc<Report>,
     cache: Cache,
     mode: Mode,
+    scope: Scope,
 }
 
 pub async fn run(
     cfg: Config,
     hosts: Vec<Host>,
     mode: Mode,
+    scope: Scope,
     report: Arc<Report>,
 ) -> crate::error::Result<Vec<HostResult>> {
     let renderer = Renderer::new()?;
-    let check_script = renderer.check_script(&cfg, REGISTRY)?;
+    let check_script = renderer.check_script(&cfg, REGISTRY, Some(&scope.release_files()))?;
     // Render every apply now, so a template problem stops the run before any host is touched.
     for step in REGISTRY {
         renderer.apply_script(&cfg, step, None)?;
@@ -63,6 +68,7 @@ pub async fn run(
         report,
         cache,
         mode,
+        scope,
     });
     let mut tasks = tokio::task::JoinSet::new();
     for (i, host) in hosts.into_iter().enumerate() {
@@ -97,7 +103,11 @@ async fn run_host(sh: &Shared, host: &Host) -> HostResult {
     report.phase(&host.name, "checking");
     let started = Instant::now();
     let plan = match transport.run(&sh.check_script, None).await {
-        Ok(out) => parse_checks(&host.name, &out),
+        Ok(out) => {
+            let mut plan = parse_checks(&host.name, &out);
+            decide_manifests(&sh.cfg, &sh.scope, &mut plan);
+            plan
+        }
         Err(e) => {
             report.unreachable(&host.name, &e.to_string());
             transport.close().await;
@@ -114,7 +124,7 @@ async fn run_host(sh: &Shared, host: &Host) -> HostResult {
                 HostResult::Failed
             }
         }
-        Mode::Up => {
+        Mode::Up | Mode::Apply => {
             report.facts(&plan);
             apply(sh, host, &plan, &mut transport, started).await
         }
@@ -126,6 +136,7 @@ async fn run_host(sh: &Shared, host: &Host) -> HostResult {
 /// Parse the check script's `::begin`/`::reason`/`::fact`/`::end` lines.
 pub fn parse_checks(host: &str, out: &Output) -> HostPlan {
     let mut facts = BTreeMap::new();
+    let mut data = BTreeMap::new();
     let mut steps = Vec::new();
     let mut current: Option<(&'static Step, Vec<String>)> = None;
     for line in out.stdout.lines() {
@@ -134,6 +145,12 @@ pub fn parse_checks(host: &str, out: &Output) -> HostPlan {
         } else if let Some(r) = line.strip_prefix("::reason ") {
             if let Some((_, reasons)) = current.as_mut() {
                 reasons.push(r.trim().to_string());
+            }
+        } else if let Some(d) = line.strip_prefix("::data ") {
+            use base64::Engine;
+            let (k, v) = d.split_once(' ').unwrap_or((d, ""));
+            if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(v.trim()) {
+                data.insert(k.to_string(), String::from_utf8_lossy(&bytes).into_owned());
             }
         } else if let Some(f) = line.strip_prefix("::fact ") {
             if let Some((k, v)) = f.split_once('=') {
@@ -189,6 +206,8 @@ pub fn parse_checks(host: &str, out: &Output) -> HostPlan {
         host: host.to_string(),
         facts,
         steps,
+        data,
+        manifests: None,
     }
 }
 
@@ -227,6 +246,17 @@ async fn apply(
     let sudo = plan.facts.get("sudo").cloned().unwrap_or_default();
     let user = plan.facts.get("user").cloned().unwrap_or_default();
     for step in REGISTRY {
+        // `apply` converges only the manifests; the other steps just have to be converged.
+        if sh.mode == Mode::Apply && step.kind == StepKind::Script && step.id != "facts" {
+            if lost.is_none()
+                && plan
+                    .get(step.id)
+                    .is_some_and(|c| c.state == CheckState::Converged)
+            {
+                done.insert(step.id);
+            }
+            continue;
+        }
         let t0 = if step.id == "facts" {
             started
         } else {
@@ -236,10 +266,15 @@ async fn apply(
         let outcome = if let Some(why) = &lost {
             Outcome::failed(name, step.id, format!("not run: {why}"), t0.elapsed())
         } else if let Some(dep) = step.needs.iter().find(|d| !done.contains(*d)) {
+            let hint = if sh.mode == Mode::Apply {
+                " (run `labprov up` first)"
+            } else {
+                ""
+            };
             Outcome::failed(
                 name,
                 step.id,
-                format!("not run: needs {dep}, which did not converge"),
+                format!("not run: needs {dep}, which did not converge{hint}"),
                 t0.elapsed(),
             )
         } else if step.id == "facts" {
@@ -272,7 +307,13 @@ async fn apply(
                 }
                 CheckState::NeedsChange => {
                     report.phase(name, &format!("applying {}", step.id));
-                    match apply_step(sh, step, check, transport, &plan.facts).await {
+                    let applied = match step.kind {
+                        StepKind::Script => {
+                            apply_step(sh, step, check, transport, &plan.facts).await
+                        }
+                        StepKind::Manifests => apply_manifests(sh, host, plan, transport).await,
+                    };
+                    match applied {
                         Ok((outcome, relogin)) => {
                             if relogin {
                                 report.phase(name, "reconnecting for new group membership");
@@ -345,7 +386,7 @@ async fn apply_step(
         .map_err(|e| Applied::Failed(e.to_string()))?
         .expect("a step that needs change has an apply");
     let out = transport
-        .run(&script, payload.as_deref())
+        .run(&script, payload.as_deref().map(Payload::File))
         .await
         .map_err(|e| Applied::Lost(e.to_string()))?;
     let relogin = out.stdout.lines().any(|l| l.trim() == "::reconnect");
@@ -365,4 +406,159 @@ async fn apply_step(
         Box::new(move |h, s, t0| Outcome::changed(h, s, what, t0.elapsed()))
     };
     Ok((make, relogin))
+}
+
+/// Turn the manifests check's data into a decision, and the step's state with it.
+fn decide_manifests(cfg: &Config, scope: &Scope, plan: &mut HostPlan) {
+    let decided = match plan.get("manifests") {
+        Some(c) if c.state == CheckState::Converged => manifest_plan(cfg, scope, &plan.data),
+        _ => return,
+    };
+    let check = plan
+        .steps
+        .iter_mut()
+        .find(|s| s.step == "manifests")
+        .expect("manifests step is registered");
+    match decided {
+        Ok(mp) => {
+            if !mp.is_empty() {
+                check.state = CheckState::NeedsChange;
+                check.reasons = vec![mp.summary()];
+            }
+            plan.manifests = Some(mp);
+        }
+        Err(why) => {
+            check.state = CheckState::Error;
+            check.reasons = vec![why];
+        }
+    }
+}
+
+fn manifest_plan(
+    cfg: &Config,
+    scope: &Scope,
+    data: &BTreeMap<String, String>,
+) -> Result<ManifestPlan, String> {
+    let state = match data.get("state") {
+        None => manifests::State::default(),
+        Some(text) => serde_json::from_str(text).map_err(|e| {
+            format!(
+                "labprov's state on the host ({}) is unreadable: {e}; remove it to start over",
+                manifests::STATE_PATH
+            )
+        })?,
+    };
+    let uid = data.get("cluster_uid").cloned().unwrap_or_default();
+    let release: BTreeMap<String, String> = data
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("file:").map(|p| (p.to_string(), v.clone())))
+        .collect();
+    manifests::plan(cfg, scope, state, &uid, &release)
+}
+
+/// Apply the manifest plan bundle by bundle: changed objects in one server-side apply, then
+/// prunes, then the state, then the rollout waits. State is recorded after each bundle, so a
+/// failure later on does not forget what was applied.
+async fn apply_manifests(
+    sh: &Shared,
+    host: &Host,
+    plan: &HostPlan,
+    transport: &Transport,
+) -> Result<(MakeOutcome, bool), Applied> {
+    let failed = |e: crate::error::Error| Applied::Failed(e.to_string());
+    let mplan = match &plan.manifests {
+        Some(p) => p.clone(),
+        None => {
+            // The check ran before the cluster or the Istio release existed: look again now.
+            let step = crate::steps::find("manifests").expect("registered");
+            let script = sh
+                .renderer
+                .check_script(&sh.cfg, &[step], Some(&sh.scope.release_files()))
+                .map_err(failed)?;
+            let out = transport
+                .run(&script, None)
+                .await
+                .map_err(|e| Applied::Lost(e.to_string()))?;
+            let mut again = parse_checks(&host.name, &out);
+            decide_manifests(&sh.cfg, &sh.scope, &mut again);
+            match again.manifests.take() {
+                Some(p) => p,
+                None => {
+                    let why = again
+                        .get("manifests")
+                        .map(|c| c.reasons.join("; "))
+                        .unwrap_or_else(|| "the manifests check did not report".into());
+                    return Err(Applied::Failed(why));
+                }
+            }
+        }
+    };
+    if mplan.is_empty() {
+        return Ok((Box::new(|h, s, t0| Outcome::ok(h, s, t0.elapsed())), false));
+    }
+    let run = |script: String, input: Vec<u8>, what: String| async move {
+        let input = (!input.is_empty()).then_some(input);
+        let out = transport
+            .run(&script, input.as_deref().map(Payload::Bytes))
+            .await
+            .map_err(|e| Applied::Lost(e.to_string()))?;
+        if out.code != 0 {
+            let f = RemoteFailure {
+                what,
+                code: out.code,
+                stderr_tail: tail(&out.stderr, 3),
+            };
+            return Err(Applied::Failed(f.to_string()));
+        }
+        Ok(())
+    };
+    let mut done: Vec<String> = Vec::new();
+    for bp in &mplan.bundles {
+        sh.report
+            .phase(&host.name, &format!("applying bundle {}", bp.id));
+        if !bp.apply.is_empty() {
+            let script = sh
+                .renderer
+                .manifests_apply(&sh.cfg, &bp.id, true)
+                .map_err(failed)?;
+            run(
+                script,
+                manifests::stream(&bp.apply),
+                format!("kubectl apply of bundle {}", bp.id),
+            )
+            .await?;
+        }
+        if !bp.prune.is_empty() {
+            let script = sh
+                .renderer
+                .manifests_apply(&sh.cfg, &bp.id, false)
+                .map_err(failed)?;
+            let ids = manifests::identities(&bp.prune);
+            run(
+                script,
+                manifests::stream(&ids),
+                format!("kubectl delete (prune) of bundle {}", bp.id),
+            )
+            .await?;
+        }
+        done.push(bp.id.clone());
+        let state =
+            serde_json::to_vec(&manifests::state_after(&mplan, &done)).expect("state serializes");
+        let script = sh.renderer.manifests_state().map_err(failed)?;
+        run(script, state, "recording labprov's state".into()).await?;
+        if !bp.waits.is_empty() {
+            sh.report
+                .phase(&host.name, &format!("waiting for bundle {}", bp.id));
+            let script = sh
+                .renderer
+                .manifests_wait(&sh.cfg, &bp.id, &bp.waits)
+                .map_err(failed)?;
+            run(script, Vec::new(), format!("rollout of bundle {}", bp.id)).await?;
+        }
+    }
+    let summary = mplan.summary();
+    Ok((
+        Box::new(move |h, s, t0| Outcome::changed(h, s, summary, t0.elapsed())),
+        false,
+    ))
 }

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod manifests;
 pub mod outcome;
 pub mod profile;
 pub mod render;
@@ -28,6 +29,7 @@ use crate::cli::{Cli, Command, Targets};
 use crate::config::{Config, Host};
 use crate::engine::{HostResult, Mode};
 use crate::error::{Error, Result};
+use crate::manifests::Scope;
 use crate::report::Report;
 
 /// Run labprov and return the process exit code: 0 converged, 1 some host failed,
@@ -133,14 +135,21 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
         Command::Render { out } => {
             let cfg = load_config(cli.profile.as_deref())?;
             let n = render_to(&cfg, out)?;
-            report.info(&format!("wrote {n} scripts to {}", out.display()));
+            report.info(&format!("wrote {n} files to {}", out.display()));
             return Ok(0);
         }
         Command::Up { targets } => (Mode::Up, targets),
         Command::Plan { targets } => (Mode::Plan, targets),
         Command::Status { targets } => (Mode::Status, targets),
+        Command::Apply { targets, .. } => (Mode::Apply, targets),
     };
     let cfg = load_config(cli.profile.as_deref())?;
+    let scope = match &cli.command {
+        Command::Apply {
+            bundles, remove, ..
+        } => apply_scope(&cfg, bundles, remove)?,
+        _ => Scope::profile(&cfg),
+    };
     let hosts = inventory(&cfg, targets)?;
     let names: Vec<String> = hosts.iter().map(|h| h.name.clone()).collect();
     let runtime = tokio::runtime::Runtime::new().map_err(|e| Error::Usage {
@@ -148,7 +157,7 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
     })?;
     let results = runtime.block_on(async {
         tokio::select! {
-            r = engine::run(cfg, hosts, mode, report.clone()) => r,
+            r = engine::run(cfg, hosts, mode, scope, report.clone()) => r,
             _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
         }
     })?;
@@ -157,6 +166,43 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
         0
     } else {
         1
+    })
+}
+
+/// What `labprov apply` works on: named bundles (converged, their stale objects pruned),
+/// `--remove` bundles (all their objects pruned), or, with neither, the profile's selection.
+fn apply_scope(cfg: &Config, bundles: &[String], remove: &[String]) -> Result<Scope> {
+    for b in bundles.iter().chain(remove) {
+        if manifests::bundle(b).is_none() {
+            return Err(Error::Usage {
+                message: format!("apply: {}", manifests::unknown_bundle(b)),
+            });
+        }
+    }
+    if !remove.is_empty() {
+        return Ok(Scope {
+            converge: Vec::new(),
+            prune: remove.iter().cloned().collect(),
+        });
+    }
+    if bundles.is_empty() {
+        return Ok(Scope::profile(cfg));
+    }
+    // Named bundles come on top of what the profile selects, so their needs are checked
+    // against the union; only the named ones are touched.
+    let mut union = cfg.lab.bundles.clone();
+    union.extend(
+        bundles
+            .iter()
+            .filter(|b| !cfg.lab.bundles.contains(b))
+            .cloned(),
+    );
+    manifests::check_selection(&union).map_err(|why| Error::Usage {
+        message: format!("apply: {why}"),
+    })?;
+    Ok(Scope {
+        converge: bundles.to_vec(),
+        prune: bundles.iter().cloned().collect(),
     })
 }
 
@@ -178,7 +224,7 @@ fn render_to(cfg: &Config, dir: &Path) -> Result<usize> {
     let mut n = 0;
     write(
         &dir.join("check.sh"),
-        &renderer.check_script(cfg, steps::REGISTRY)?,
+        &renderer.check_script(cfg, steps::REGISTRY, None)?,
     )?;
     n += 1;
     for (i, step) in steps::REGISTRY.iter().enumerate() {
@@ -190,5 +236,30 @@ fn render_to(cfg: &Config, dir: &Path) -> Result<usize> {
             n += 1;
         }
     }
+    // labprov's own manifests as the profile renders them (the Istio samples come from the
+    // release on each host and are not known without contacting it).
+    for b in manifests::BUNDLES {
+        for t in b.own {
+            let text = manifests::render_own(cfg, t).map_err(|message| Error::Template {
+                name: t.name.into(),
+                message,
+            })?;
+            write(&dir.join("manifests").join(t.name), &text)?;
+            n += 1;
+        }
+    }
+    write(
+        &dir.join("manifests/apply.sh"),
+        &renderer.manifests_apply(cfg, "BUNDLE", true)?,
+    )?;
+    write(
+        &dir.join("manifests/prune.sh"),
+        &renderer.manifests_apply(cfg, "BUNDLE", false)?,
+    )?;
+    write(
+        &dir.join("manifests/state.sh"),
+        &renderer.manifests_state()?,
+    )?;
+    n += 3;
     Ok(n)
 }

@@ -32,6 +32,12 @@ pub struct HostPlan {
     pub host: String,
     pub facts: BTreeMap<String, String>,
     pub steps: Vec<StepCheck>,
+    /// `::data` the checks brought back (decoded), for steps the controller decides.
+    #[serde(skip)]
+    pub data: BTreeMap<String, String>,
+    /// What the manifests step would do, when the check brought enough to decide.
+    #[serde(skip)]
+    pub manifests: Option<crate::manifests::ManifestPlan>,
 }
 
 impl HostPlan {

@@ -67,6 +67,7 @@ pub struct RawProfile {
     pub istio: Option<RawIstio>,
     pub paths: Option<RawPaths>,
     pub run: Option<RawRun>,
+    pub lab: Option<RawLab>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -154,6 +155,30 @@ pub struct RawIstio {
 pub struct RawPaths {
     pub bin_dir: Option<Spanned<String>>,
     pub istio_dir: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLab {
+    pub bundles: Option<Spanned<Vec<Spanned<String>>>>,
+    pub namespace: Option<Spanned<String>>,
+    pub bookinfo_namespace: Option<Spanned<String>>,
+    pub netpol_namespace: Option<Spanned<String>>,
+    pub legacy_namespace: Option<Spanned<String>>,
+    pub mesh_namespace: Option<Spanned<String>>,
+    pub egress_cidr: Option<Spanned<String>>,
+    pub mtls_mode: Option<Spanned<String>>,
+    pub hello_node_image: Option<Spanned<String>>,
+    pub rollout_timeout: Option<Spanned<u32>>,
+    pub weights: Option<Spanned<RawWeights>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWeights {
+    pub v1: Spanned<i64>,
+    pub v2: Spanned<i64>,
+    pub v3: Spanned<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

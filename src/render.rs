@@ -15,6 +15,9 @@ use crate::steps::{REGISTRY, Step, Template};
 const PRELUDE: Template = crate::steps::template!("prelude.sh");
 const CHECK: Template = crate::steps::template!("check.sh");
 const APPLY: Template = crate::steps::template!("apply.sh");
+const MANIFESTS_APPLY: Template = crate::steps::template!("manifests/apply.sh");
+const MANIFESTS_WAIT: Template = crate::steps::template!("manifests/wait.sh");
+const MANIFESTS_STATE: Template = crate::steps::template!("manifests/state.sh");
 
 pub struct Renderer {
     tera: Tera,
@@ -35,7 +38,14 @@ fn quote(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
 impl Renderer {
     pub fn new() -> Result<Renderer> {
         let mut tera = Tera::default();
-        let mut all = vec![PRELUDE, CHECK, APPLY];
+        let mut all = vec![
+            PRELUDE,
+            CHECK,
+            APPLY,
+            MANIFESTS_APPLY,
+            MANIFESTS_WAIT,
+            MANIFESTS_STATE,
+        ];
         for step in REGISTRY {
             all.push(step.check);
             all.extend(step.apply);
@@ -50,9 +60,17 @@ impl Renderer {
         Ok(Renderer { tera })
     }
 
-    fn context(cfg: &Config, step: &Step, pushed_sha: Option<&str>) -> Context {
+    fn context(
+        cfg: &Config,
+        step: &Step,
+        pushed_sha: Option<&str>,
+        release_files: Option<&[&str]>,
+    ) -> Context {
         let mut ctx = Context::new();
         ctx.insert("cfg", cfg);
+        if let Some(files) = release_files {
+            ctx.insert("release_files", files);
+        }
         ctx.insert("pushed_sha", &pushed_sha);
         (step.vars)(cfg, &mut ctx);
         ctx
@@ -64,11 +82,20 @@ impl Renderer {
             .map_err(|e| template_error(name, e))
     }
 
-    /// The one script that checks every given step.
-    pub fn check_script(&self, cfg: &Config, steps: &[&Step]) -> Result<String> {
+    /// The one script that checks every given step. `release_files` are the Istio release
+    /// files the manifests check brings back (default: those of the profile's bundles).
+    pub fn check_script(
+        &self,
+        cfg: &Config,
+        steps: &[&Step],
+        release_files: Option<&[&str]>,
+    ) -> Result<String> {
         let mut rendered = Vec::new();
         for step in steps {
-            let body = self.render(step.check.name, &Self::context(cfg, step, None))?;
+            let body = self.render(
+                step.check.name,
+                &Self::context(cfg, step, None, release_files),
+            )?;
             rendered.push(serde_json::json!({"id": step.id, "check": body.trim_end()}));
         }
         let mut ctx = Context::new();
@@ -87,13 +114,47 @@ impl Renderer {
         let Some(apply) = step.apply else {
             return Ok(None);
         };
-        let body = self.render(apply.name, &Self::context(cfg, step, pushed_sha))?;
+        let body = self.render(apply.name, &Self::context(cfg, step, pushed_sha, None))?;
         let mut ctx = Context::new();
         ctx.insert(
             "step",
             &serde_json::json!({"id": step.id, "title": step.title, "apply": body.trim_end()}),
         );
         Ok(Some(tidy(&self.render(APPLY.name, &ctx)?)))
+    }
+}
+
+impl Renderer {
+    /// Apply (or, with `apply` false, prune) a bundle's objects, streamed on stdin.
+    pub fn manifests_apply(&self, cfg: &Config, bundle: &str, apply: bool) -> Result<String> {
+        let mut ctx = Context::new();
+        ctx.insert("cfg", cfg);
+        ctx.insert("bundle", bundle);
+        ctx.insert("apply", &apply);
+        self.render(MANIFESTS_APPLY.name, &ctx).map(|s| tidy(&s))
+    }
+
+    /// Wait for `namespace/name` Deployments to roll out.
+    pub fn manifests_wait(&self, cfg: &Config, bundle: &str, waits: &[String]) -> Result<String> {
+        let waits: Vec<serde_json::Value> = waits
+            .iter()
+            .map(|w| {
+                let (ns, name) = w.split_once('/').unwrap_or(("default", w));
+                serde_json::json!({"namespace": ns, "name": name})
+            })
+            .collect();
+        let mut ctx = Context::new();
+        ctx.insert("cfg", cfg);
+        ctx.insert("bundle", bundle);
+        ctx.insert("waits", &waits);
+        self.render(MANIFESTS_WAIT.name, &ctx).map(|s| tidy(&s))
+    }
+
+    /// Record the state (on stdin) on the host.
+    pub fn manifests_state(&self) -> Result<String> {
+        let mut ctx = Context::new();
+        ctx.insert("state_path", crate::manifests::STATE_PATH);
+        self.render(MANIFESTS_STATE.name, &ctx).map(|s| tidy(&s))
     }
 }
 

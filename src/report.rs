@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
+use crate::manifests::Action;
 use crate::outcome::{CheckState, HostPlan, Kind, Outcome, Tally};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -179,7 +180,18 @@ impl Report {
                 CheckState::Blocked | CheckState::Error => Kind::Failed,
             });
         }
+        let changes = plan
+            .manifests
+            .as_ref()
+            .map(|m| m.changes.as_slice())
+            .unwrap_or_default();
         if self.mode == OutputMode::Json {
+            for c in changes {
+                let mut v = serde_json::to_value(c).expect("change serializes");
+                v["type"] = json!("object");
+                v["host"] = json!(plan.host);
+                self.json(v);
+            }
             for s in &plan.steps {
                 self.json(
                     json!({"type": if as_status {"status"} else {"plan"}, "host": plan.host,
@@ -220,6 +232,17 @@ impl Report {
                 String::new()
             }
         );
+        for c in changes {
+            let mark = match c.action {
+                Action::Create => "+ create",
+                Action::Change => "~ change",
+                Action::Prune => "- prune ",
+            };
+            text.push_str(&format!("\n      {mark} {} ({})", c.object, c.bundle));
+            for line in c.diff.lines() {
+                text.push_str(&format!("\n          {line}"));
+            }
+        }
         self.line(&st, &format!("{head}{text}"));
     }
 

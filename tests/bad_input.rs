@@ -157,3 +157,42 @@ fn crownlabs_without_hosts_asks_for_them() {
         "error: <builtin profile crownlabs> lists no hosts: add a [[hosts]] entry or pass --hosts ADDRESS\n"
     );
 }
+
+#[test]
+fn weights_must_sum_to_100() {
+    assert_rejected(
+        "[lab.weights]\nv1 = 50\nv2 = 30\nv3 = 10\n",
+        "error: invalid value for `lab.weights`: weights sum to 90, not 100\n \
+         --> bad.toml:9:1\n  |\n9 | [lab.weights]\n  | ^^^^^^^^^^^^^\n",
+    );
+}
+
+#[test]
+fn bad_egress_cidr_and_bad_namespace() {
+    assert_rejected(
+        "[lab]\negress_cidr = \"192.168.1.0/24x\"\n",
+        "error: invalid value for `lab.egress_cidr`: `192.168.1.0/24x` is not a CIDR (invalid IP address syntax)\n  \
+         --> bad.toml:10:15\n   |\n10 | egress_cidr = \"192.168.1.0/24x\"\n   |               ^^^^^^^^^^^^^^^^^\n",
+    );
+    assert_rejected(
+        "[lab]\nnetpol_namespace = \"Network_Policy\"\n",
+        "error: invalid value for `lab.netpol_namespace`: `Network_Policy` is not a valid name (lowercase letters, digits and '-', at most 63, not starting or ending with '-')\n  \
+         --> bad.toml:10:20\n   |\n10 | netpol_namespace = \"Network_Policy\"\n   |                    ^^^^^^^^^^^^^^^^\n",
+    );
+}
+
+#[test]
+fn unknown_or_conflicting_bundles() {
+    assert_rejected(
+        "[lab]\nbundles = [\"hello-node\", \"adons\"]\n",
+        "error: invalid value for `lab.bundles`: no bundle `adons`: did you mean `addons`? (bundles: hello-node, netpol-deny-all, \
+         netpol-allow-specific, netpol-restrict-egress, bookinfo, destination-rules, routing-all-v1, routing-weighted, mtls-strict, addons)\n  \
+         --> bad.toml:10:26\n   |\n10 | bundles = [\"hello-node\", \"adons\"]\n   |                          ^^^^^^^\n",
+    );
+    assert_rejected(
+        "[lab]\nbundles = [\"bookinfo\", \"destination-rules\", \"routing-all-v1\", \"routing-weighted\"]\n",
+        "error: invalid value for `lab.bundles`: bundles `routing-all-v1` and `routing-weighted` define the same objects: select one\n  \
+         --> bad.toml:10:11\n   |\n10 | bundles = [\"bookinfo\", \"destination-rules\", \"routing-all-v1\", \"routing-weighted\"]\n   |           \
+         ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n",
+    );
+}

@@ -16,6 +16,9 @@ fn scripts(dir: &Path) -> Vec<std::path::PathBuf> {
         .collect();
     applies.sort();
     out.extend(applies);
+    for f in ["apply.sh", "prune.sh", "state.sh"] {
+        out.push(dir.join("manifests").join(f));
+    }
     out
 }
 
@@ -36,7 +39,7 @@ fn crownlabs_scripts_are_written_and_pass_shellcheck() {
     assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(
         run.stdout,
-        format!("wrote 9 scripts to {}\n", dir.path().display())
+        format!("wrote 19 files to {}\n", dir.path().display())
     );
     let files = scripts(dir.path());
     let names: Vec<String> = files
@@ -54,7 +57,10 @@ fn crownlabs_scripts_are_written_and_pass_shellcheck() {
             "apply/05-cluster.sh",
             "apply/06-addons.sh",
             "apply/07-dns.sh",
-            "apply/08-istio.sh"
+            "apply/08-istio.sh",
+            "manifests/apply.sh",
+            "manifests/prune.sh",
+            "manifests/state.sh"
         ]
     );
     let check = Command::new("shellcheck")

@@ -1,8 +1,9 @@
 //! minikube addons the lab uses (metrics-server for `kubectl top`, dashboard).
-use super::{Step, no_vars, template};
+use super::{Step, StepKind, no_vars, template};
 
 pub static STEP: Step = Step {
     id: "addons",
+    kind: StepKind::Script,
     title: "minikube addons",
     needs: &["cluster"],
     needs_root: false,

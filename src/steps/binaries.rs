@@ -2,11 +2,12 @@
 //! renamed into place. Converged means the installed binary reports the pinned version.
 use tera::Context;
 
-use super::{Step, template};
+use super::{Step, StepKind, template};
 use crate::config::Config;
 
 pub static MINIKUBE: Step = Step {
     id: "minikube",
+    kind: StepKind::Script,
     title: "minikube binary",
     needs: &["facts"],
     needs_root: true,
@@ -19,6 +20,7 @@ pub static MINIKUBE: Step = Step {
 
 pub static KUBECTL: Step = Step {
     id: "kubectl",
+    kind: StepKind::Script,
     title: "kubectl binary",
     needs: &["facts"],
     needs_root: true,

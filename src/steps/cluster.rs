@@ -1,9 +1,10 @@
 //! `minikube start` with the docker driver and the Cilium CNI. A running cluster whose
 //! settings differ from the profile is *blocked*, never recreated behind the user's back.
-use super::{Step, no_vars, template};
+use super::{Step, StepKind, no_vars, template};
 
 pub static STEP: Step = Step {
     id: "cluster",
+    kind: StepKind::Script,
     title: "minikube cluster",
     needs: &["docker", "minikube"],
     needs_root: false,

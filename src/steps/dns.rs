@@ -2,11 +2,12 @@
 //! at the profile's nameserver (the lab guide's manual fix, cilium/cilium#16439).
 use tera::Context;
 
-use super::{Step, template};
+use super::{Step, StepKind, template};
 use crate::config::Config;
 
 pub static STEP: Step = Step {
     id: "dns",
+    kind: StepKind::Script,
     title: "node DNS",
     needs: &["cluster"],
     needs_root: false,

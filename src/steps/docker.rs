@@ -1,10 +1,11 @@
 //! Docker Engine from Docker's own apt repository, its service, and the user in group
 //! `docker`. Adding the group asks the engine to reconnect: the open session keeps its old
 //! groups, which is the trap `newgrp` works around interactively.
-use super::{Step, no_vars, template};
+use super::{Step, StepKind, no_vars, template};
 
 pub static STEP: Step = Step {
     id: "docker",
+    kind: StepKind::Script,
     title: "Docker Engine",
     needs: &["facts"],
     needs_root: true,

@@ -1,9 +1,10 @@
 //! Facts: OS, architecture, resources, sudo. Read-only; the engine checks them against
 //! what labprov supports before any other step applies.
-use super::{Step, no_vars, template};
+use super::{Step, StepKind, no_vars, template};
 
 pub static STEP: Step = Step {
     id: "facts",
+    kind: StepKind::Script,
     title: "host facts",
     needs: &[],
     needs_root: false,

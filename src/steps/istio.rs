@@ -1,9 +1,10 @@
 //! Istio in the cluster (`istioctl install --set profile=...`) and sidecar injection
 //! for the lab's namespace.
-use super::{Step, no_vars, template};
+use super::{Step, StepKind, no_vars, template};
 
 pub static STEP: Step = Step {
     id: "istio",
+    kind: StepKind::Script,
     title: "Istio control plane",
     needs: &["cluster", "dns", "istioctl", "kubectl"],
     needs_root: false,

@@ -2,11 +2,12 @@
 //! for the manifests step, with `istioctl` linked into the bin dir.
 use tera::Context;
 
-use super::{Step, template};
+use super::{Step, StepKind, template};
 use crate::config::Config;
 
 pub static STEP: Step = Step {
     id: "istioctl",
+    kind: StepKind::Script,
     title: "Istio release and istioctl",
     needs: &["facts"],
     needs_root: true,

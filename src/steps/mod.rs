@@ -17,6 +17,7 @@ mod docker;
 mod facts;
 mod istio;
 mod istio_release;
+mod manifests;
 
 /// A template shipped in the binary: its name (as tera `include` sees it) and text.
 #[derive(Debug, Clone, Copy)]
@@ -35,8 +36,18 @@ macro_rules! template {
 }
 pub(crate) use template;
 
+/// How a step applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepKind {
+    /// Its apply template is run on the host.
+    Script,
+    /// The lab's manifests: the controller decides object by object (see `manifests`).
+    Manifests,
+}
+
 pub struct Step {
     pub id: &'static str,
+    pub kind: StepKind,
     pub title: &'static str,
     /// Steps that must be converged (or applied successfully) before this one applies.
     pub needs: &'static [&'static str],
@@ -66,6 +77,7 @@ pub static REGISTRY: &[&Step] = &[
     &addons::STEP,
     &dns::STEP,
     &istio::STEP,
+    &manifests::STEP,
 ];
 
 pub fn find(id: &str) -> Option<&'static Step> {

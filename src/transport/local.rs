@@ -1,12 +1,10 @@
 //! This machine, through a child `bash`.
 
-use std::path::Path;
 use std::process::Stdio;
 
-use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
-use super::Output;
+use super::{Output, Payload, feed};
 use crate::error::ConnectFailure;
 
 #[derive(Default)]
@@ -27,7 +25,11 @@ impl Local {
         self.fresh_login = !root;
     }
 
-    pub async fn run(&self, script: &str, stdin: Option<&Path>) -> Result<Output, ConnectFailure> {
+    pub async fn run(
+        &self,
+        script: &str,
+        stdin: Option<Payload<'_>>,
+    ) -> Result<Output, ConnectFailure> {
         let mut cmd = if self.fresh_login {
             let user = current_user();
             let mut c = Command::new("sudo");
@@ -51,12 +53,9 @@ impl Local {
             reason: format!("cannot run bash: {e}"),
         };
         let mut child = cmd.spawn().map_err(fail)?;
-        if let Some(path) = stdin {
+        if let Some(payload) = stdin {
             let mut pipe = child.stdin.take().expect("stdin is piped");
-            let mut file = tokio::fs::File::open(path).await.map_err(fail)?;
-            // A script that exits early closes its stdin; its exit code tells why.
-            let _ = tokio::io::copy(&mut file, &mut pipe).await;
-            let _ = pipe.shutdown().await;
+            feed(&mut pipe, payload).await.map_err(fail)?;
         }
         let out = child.wait_with_output().await.map_err(fail)?;
         Ok(Output {

@@ -16,6 +16,13 @@ mod ssh;
 pub use local::Local;
 pub use ssh::Ssh;
 
+/// What a command reads on stdin.
+#[derive(Debug, Clone, Copy)]
+pub enum Payload<'a> {
+    File(&'a Path),
+    Bytes(&'a [u8]),
+}
+
 /// What a finished remote command said.
 #[derive(Debug, Clone)]
 pub struct Output {
@@ -40,7 +47,11 @@ impl Transport {
     }
 
     /// Run `script` with bash; `stdin` is streamed to it when given.
-    pub async fn run(&self, script: &str, stdin: Option<&Path>) -> Result<Output, ConnectFailure> {
+    pub async fn run(
+        &self,
+        script: &str,
+        stdin: Option<Payload<'_>>,
+    ) -> Result<Output, ConnectFailure> {
         match self {
             Transport::Local(l) => l.run(script, stdin).await,
             Transport::Ssh(s) => s.run(script, stdin).await,
@@ -63,4 +74,24 @@ impl Transport {
             s.close().await;
         }
     }
+}
+
+/// Stream a payload into a child's stdin. A script that exits early closes its stdin; its
+/// exit code tells why, so write errors are not errors here.
+pub(crate) async fn feed<W: tokio::io::AsyncWrite + Unpin>(
+    pipe: &mut W,
+    payload: Payload<'_>,
+) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    match payload {
+        Payload::File(path) => {
+            let mut file = tokio::fs::File::open(path).await?;
+            let _ = tokio::io::copy(&mut file, pipe).await;
+        }
+        Payload::Bytes(bytes) => {
+            let _ = pipe.write_all(bytes).await;
+        }
+    }
+    let _ = pipe.shutdown().await;
+    Ok(())
 }

@@ -4,13 +4,11 @@
 //! The user's `~/.ssh/config` applies unless the profile names a config file; builder
 //! options do not reach the jump host, so jump settings belong in that config.
 
-use std::path::Path;
 use std::time::Duration;
 
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
-use tokio::io::AsyncWriteExt;
 
-use super::Output;
+use super::{Output, Payload, feed};
 use crate::config::{Config, Host, HostKeyPolicy};
 use crate::error::ConnectFailure;
 
@@ -121,7 +119,11 @@ impl Ssh {
         }
     }
 
-    pub async fn run(&self, script: &str, stdin: Option<&Path>) -> Result<Output, ConnectFailure> {
+    pub async fn run(
+        &self,
+        script: &str,
+        stdin: Option<Payload<'_>>,
+    ) -> Result<Output, ConnectFailure> {
         let lost = |reason: String| ConnectFailure {
             target: self.target(),
             reason,
@@ -140,14 +142,12 @@ impl Ssh {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
         let mut child = cmd.spawn().await.map_err(|e| lost(describe(&e)))?;
-        if let Some(path) = stdin
+        if let Some(payload) = stdin
             && let Some(mut pipe) = child.stdin().take()
         {
-            let mut file = tokio::fs::File::open(path)
+            feed(&mut pipe, payload)
                 .await
-                .map_err(|e| lost(format!("cannot read {}: {e}", path.display())))?;
-            let _ = tokio::io::copy(&mut file, &mut pipe).await;
-            let _ = pipe.shutdown().await;
+                .map_err(|e| lost(format!("cannot send input: {e}")))?;
         }
         match child.wait_with_output().await {
             Ok(out) => {

@@ -1,0 +1,693 @@
+//! The lab's Kubernetes and Istio objects: bundles, rendering, and the decision of what to
+//! apply, change or prune.
+//!
+//! Everything here is pure. The host's part (the last applied state and the Istio release's
+//! sample files) arrives as data from the check round trip; this module turns it, with the
+//! profile, into a [`ManifestPlan`]: per bundle, the objects to create or change (with a
+//! unified diff) and the owned objects to prune, plus the state to record afterwards. Objects
+//! are compared by the sha256 of their canonical JSON, so an unchanged object is never sent to
+//! the cluster: a converged run makes no `kubectl apply` call at all.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+use crate::steps::Template;
+
+/// Labels every object labprov applies carries; pruning only ever touches objects recorded
+/// in labprov's state *and* carrying these.
+pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "labprov");
+pub const BUNDLE_LABEL: &str = "labprov.io/bundle";
+
+/// Where the state lives on the host (the user's XDG state dir).
+pub const STATE_PATH: &str = "$HOME/.local/state/labprov/manifests.json";
+
+pub struct Bundle {
+    pub id: &'static str,
+    pub title: &'static str,
+    /// Bundles whose objects this one refers to.
+    pub needs: &'static [&'static str],
+    /// Bundles that define the same objects (they cannot both be selected).
+    pub conflicts: &'static [&'static str],
+    /// labprov's own templates from `yamls/`.
+    pub own: &'static [Template],
+    /// Files of the unpacked Istio release, relative to its top directory (globs allowed).
+    pub release: &'static [&'static str],
+    pub waits: Waits,
+}
+
+pub enum Waits {
+    None,
+    /// Every Deployment of the bundle.
+    AllDeployments,
+    /// These `namespace/name` Deployments.
+    Named(&'static [&'static str]),
+}
+
+macro_rules! yaml {
+    ($path:literal) => {
+        Template {
+            name: $path,
+            text: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/yamls/", $path)),
+        }
+    };
+}
+
+/// Every bundle, in lab order.
+pub static BUNDLES: &[Bundle] = &[
+    Bundle {
+        id: "hello-node",
+        title: "hello-node deployment, its service, the exercise namespaces (guide 2.3, 3.3, 4.6)",
+        needs: &[],
+        conflicts: &[],
+        own: &[yaml!("namespaces.yaml"), yaml!("hello-node.yaml")],
+        release: &[],
+        waits: Waits::AllDeployments,
+    },
+    Bundle {
+        id: "netpol-deny-all",
+        title: "exercise 3.3: deny all ingress",
+        needs: &["hello-node"],
+        conflicts: &[],
+        own: &[yaml!("deny-all-ingress.yaml")],
+        release: &[],
+        waits: Waits::None,
+    },
+    Bundle {
+        id: "netpol-allow-specific",
+        title: "exercise 3.4: allow ingress from labelled pods",
+        needs: &["hello-node"],
+        conflicts: &[],
+        own: &[yaml!("allow-specific-ingress.yaml")],
+        release: &[],
+        waits: Waits::None,
+    },
+    Bundle {
+        id: "netpol-restrict-egress",
+        title: "exercise 3.5: egress to a CIDR and DNS only",
+        needs: &["hello-node"],
+        conflicts: &[],
+        own: &[yaml!("restrict-egress.yaml")],
+        release: &[],
+        waits: Waits::None,
+    },
+    Bundle {
+        id: "bookinfo",
+        title: "Bookinfo and its gateway (guide 4.4)",
+        needs: &[],
+        conflicts: &[],
+        own: &[],
+        release: &[
+            "samples/bookinfo/platform/kube/bookinfo.yaml",
+            "samples/bookinfo/networking/bookinfo-gateway.yaml",
+        ],
+        waits: Waits::AllDeployments,
+    },
+    Bundle {
+        id: "destination-rules",
+        title: "Bookinfo destination rules (guide 4.5)",
+        needs: &["bookinfo"],
+        conflicts: &[],
+        own: &[],
+        release: &["samples/bookinfo/networking/destination-rule-all.yaml"],
+        waits: Waits::None,
+    },
+    Bundle {
+        id: "routing-all-v1",
+        title: "exercise 4.5: all traffic to v1",
+        needs: &["destination-rules"],
+        conflicts: &["routing-weighted"],
+        own: &[],
+        release: &["samples/bookinfo/networking/virtual-service-all-v1.yaml"],
+        waits: Waits::None,
+    },
+    Bundle {
+        id: "routing-weighted",
+        title: "exercise 4.5: weighted routing of reviews",
+        needs: &["destination-rules"],
+        conflicts: &["routing-all-v1"],
+        own: &[yaml!("istio-weighted-routing.yaml")],
+        release: &[],
+        waits: Waits::None,
+    },
+    Bundle {
+        id: "mtls-strict",
+        title: "exercise 4.6: mesh-wide mTLS",
+        needs: &[],
+        conflicts: &[],
+        own: &[yaml!("mTLS-strict.yaml")],
+        release: &[],
+        waits: Waits::None,
+    },
+    Bundle {
+        id: "addons",
+        title: "Kiali, Grafana, Jaeger, Prometheus (guide 4.7)",
+        needs: &[],
+        conflicts: &[],
+        own: &[],
+        release: &["samples/addons/*.yaml"],
+        waits: Waits::Named(&[
+            "istio-system/kiali",
+            "istio-system/grafana",
+            "istio-system/jaeger",
+            "istio-system/prometheus",
+        ]),
+    },
+];
+
+/// The environment a student starts the lab with; exercise solutions only when selected.
+pub const DEFAULT_BUNDLES: &[&str] = &["hello-node", "bookinfo", "destination-rules", "addons"];
+
+pub fn bundle(id: &str) -> Option<&'static Bundle> {
+    BUNDLES.iter().find(|b| b.id == id)
+}
+
+/// The message for a bundle name that does not exist, with a suggestion.
+pub fn unknown_bundle(name: &str) -> String {
+    let best = BUNDLES
+        .iter()
+        .map(|b| (strsim::jaro_winkler(name, b.id), b.id))
+        .filter(|(s, _)| *s > 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let all: Vec<&str> = BUNDLES.iter().map(|b| b.id).collect();
+    match best {
+        Some((_, b)) => format!(
+            "no bundle `{name}`: did you mean `{b}`? (bundles: {})",
+            all.join(", ")
+        ),
+        None => format!("no bundle `{name}` (bundles: {})", all.join(", ")),
+    }
+}
+
+/// A selection must include what each bundle needs and no two conflicting bundles.
+pub fn check_selection(names: &[String]) -> Result<(), String> {
+    for name in names {
+        let b = bundle(name).ok_or_else(|| unknown_bundle(name))?;
+        if let Some(need) = b.needs.iter().find(|n| !names.iter().any(|x| x == *n)) {
+            return Err(format!(
+                "bundle `{name}` needs `{need}`, which is not selected"
+            ));
+        }
+        if let Some(c) = b.conflicts.iter().find(|c| names.iter().any(|x| x == *c)) {
+            return Err(format!(
+                "bundles `{name}` and `{c}` define the same objects: select one"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What a run works on: the bundles to converge, and the bundles whose stale objects may be
+/// pruned. `up` converges the profile's bundles and prunes everything else labprov owns.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub converge: Vec<String>,
+    pub prune: BTreeSet<String>,
+}
+
+impl Scope {
+    pub fn profile(cfg: &Config) -> Scope {
+        Scope {
+            converge: cfg.lab.bundles.clone(),
+            prune: BUNDLES.iter().map(|b| b.id.to_string()).collect(),
+        }
+    }
+
+    /// The release files the check must bring back from the host.
+    pub fn release_files(&self) -> Vec<&'static str> {
+        let mut files: Vec<&'static str> = self
+            .converge
+            .iter()
+            .filter_map(|b| bundle(b))
+            .flat_map(|b| b.release.iter().copied())
+            .collect();
+        files.sort();
+        files.dedup();
+        files
+    }
+}
+
+/// One object as labprov applies it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Recorded {
+    pub bundle: String,
+    pub hash: String,
+    pub object: Value,
+}
+
+/// labprov's state on a host: what it applied last, in which cluster.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct State {
+    #[serde(default)]
+    pub cluster_uid: String,
+    #[serde(default)]
+    pub objects: BTreeMap<String, Recorded>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Change,
+    Prune,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectChange {
+    pub action: Action,
+    pub bundle: String,
+    /// `Kind namespace/name`.
+    pub object: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub diff: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct BundlePlan {
+    pub id: String,
+    pub apply: Vec<Value>,
+    pub prune: Vec<Value>,
+    /// `namespace/name` of Deployments to wait for once applied.
+    pub waits: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ManifestPlan {
+    pub changes: Vec<ObjectChange>,
+    pub bundles: Vec<BundlePlan>,
+    /// The state before, for recording progress bundle by bundle.
+    pub before: State,
+    pub after: State,
+}
+
+impl ManifestPlan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    pub fn summary(&self) -> String {
+        let n = |a: Action| self.changes.iter().filter(|c| c.action == a).count();
+        format!(
+            "{} to create, {} to change, {} to prune",
+            n(Action::Create),
+            n(Action::Change),
+            n(Action::Prune)
+        )
+    }
+}
+
+/// Cluster-scoped kinds among what the lab applies; everything else gets a namespace.
+const CLUSTER_SCOPED: &[&str] = &[
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+    "PersistentVolume",
+    "StorageClass",
+    "PriorityClass",
+    "APIService",
+    "IngressClass",
+];
+
+fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
+    let mut cur = v;
+    for p in path {
+        cur = &cur[*p];
+    }
+    cur.as_str().unwrap_or("")
+}
+
+/// `group/Kind/namespace/name`: the version is left out so an API version bump is a change,
+/// not a prune and a create.
+pub fn key(obj: &Value) -> String {
+    let api = str_at(obj, &["apiVersion"]);
+    let group = api.rsplit_once('/').map_or("", |(g, _)| g);
+    format!(
+        "{group}/{}/{}/{}",
+        str_at(obj, &["kind"]),
+        str_at(obj, &["metadata", "namespace"]),
+        str_at(obj, &["metadata", "name"])
+    )
+}
+
+pub fn describe(obj: &Value) -> String {
+    let ns = str_at(obj, &["metadata", "namespace"]);
+    let name = str_at(obj, &["metadata", "name"]);
+    let kind = str_at(obj, &["kind"]);
+    if ns.is_empty() {
+        format!("{kind} {name}")
+    } else {
+        format!("{kind} {ns}/{name}")
+    }
+}
+
+/// sha256 of the canonical JSON (serde_json's maps are sorted).
+pub fn hash(obj: &Value) -> String {
+    hex::encode(Sha256::digest(obj.to_string().as_bytes()))
+}
+
+/// Render one of labprov's own templates with the profile's `lab` values.
+pub fn render_own(cfg: &Config, t: &Template) -> Result<String, String> {
+    let mut tera = tera::Tera::default();
+    tera.autoescape_on(vec![]);
+    tera.add_raw_template(t.name, t.text)
+        .map_err(|e| format!("template yamls/{}: {e}", t.name))?;
+    let mut ctx = tera::Context::new();
+    ctx.insert("lab", &cfg.lab);
+    tera.render(t.name, &ctx)
+        .map_err(|e| format!("template yamls/{}: {e}", t.name))
+}
+
+/// Parse a multi-document YAML text into objects, skipping empty documents.
+pub fn parse_docs(text: &str, origin: &str) -> Result<Vec<Value>, String> {
+    let docs: Vec<Value> =
+        serde_saphyr::from_multiple(text).map_err(|e| format!("{origin}: not valid YAML: {e}"))?;
+    let mut out = Vec::new();
+    for doc in docs {
+        match doc {
+            Value::Null => {}
+            Value::Object(_) if doc["kind"] == "List" => {
+                out.extend(doc["items"].as_array().cloned().unwrap_or_default());
+            }
+            Value::Object(_) => {
+                if str_at(&doc, &["kind"]).is_empty()
+                    || str_at(&doc, &["metadata", "name"]).is_empty()
+                {
+                    return Err(format!("{origin}: a document has no kind or metadata.name"));
+                }
+                out.push(doc);
+            }
+            other => return Err(format!("{origin}: a document is not an object: {other}")),
+        }
+    }
+    Ok(out)
+}
+
+/// Give the object its namespace (if namespaced and missing) and labprov's labels.
+fn normalize(mut obj: Value, bundle: &str, default_ns: &str) -> Value {
+    let kind = str_at(&obj, &["kind"]).to_string();
+    let meta = obj["metadata"]
+        .as_object_mut()
+        .expect("checked by parse_docs");
+    if !CLUSTER_SCOPED.contains(&kind.as_str())
+        && meta.get("namespace").and_then(Value::as_str).is_none()
+    {
+        meta.insert("namespace".into(), Value::String(default_ns.to_string()));
+    }
+    let labels = meta
+        .entry("labels")
+        .or_insert_with(|| Value::Object(Default::default()));
+    if let Some(l) = labels.as_object_mut() {
+        l.insert(MANAGED_BY.0.into(), Value::String(MANAGED_BY.1.into()));
+        l.insert(BUNDLE_LABEL.into(), Value::String(bundle.into()));
+    }
+    obj
+}
+
+/// The objects of a bundle as labprov would apply them. `release` maps a release file path
+/// to its content, as the host reported it.
+pub fn objects(
+    cfg: &Config,
+    b: &Bundle,
+    release: &BTreeMap<String, String>,
+) -> Result<Vec<Value>, String> {
+    let mut docs = Vec::new();
+    for t in b.own {
+        let text = render_own(cfg, t)?;
+        docs.extend(parse_docs(&text, &format!("yamls/{}", t.name))?);
+    }
+    for pattern in b.release {
+        let matching: Vec<(&String, &String)> = release
+            .iter()
+            .filter(|(path, _)| glob_match(pattern, path))
+            .collect();
+        if matching.is_empty() {
+            return Err(format!("the Istio release on the host has no {pattern}"));
+        }
+        for (path, text) in matching {
+            docs.extend(parse_docs(text, path)?);
+        }
+    }
+    let ns = if b.own.is_empty() {
+        &cfg.lab.bookinfo_namespace
+    } else {
+        &cfg.lab.namespace
+    };
+    let mut out: Vec<Value> = docs.into_iter().map(|d| normalize(d, b.id, ns)).collect();
+    // Namespaces first, so one apply can create a namespace and what lives in it.
+    out.sort_by_key(|o| o["kind"] != "Namespace");
+    Ok(out)
+}
+
+/// `samples/addons/*.yaml` style matching: `*` within one path segment.
+pub fn glob_match(pattern: &str, path: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == path,
+        Some((pre, post)) => {
+            path.len() >= pre.len() + post.len()
+                && path.starts_with(pre)
+                && path.ends_with(post)
+                && !path[pre.len()..path.len() - post.len()].contains('/')
+        }
+    }
+}
+
+fn pretty(obj: &Value) -> String {
+    serde_saphyr::to_string(obj).unwrap_or_else(|_| obj.to_string())
+}
+
+fn waits_of(b: &Bundle, objs: &[Value]) -> Vec<String> {
+    match b.waits {
+        Waits::None => Vec::new(),
+        Waits::Named(list) => list.iter().map(|s| s.to_string()).collect(),
+        Waits::AllDeployments => objs
+            .iter()
+            .filter(|o| o["kind"] == "Deployment")
+            .map(|o| {
+                format!(
+                    "{}/{}",
+                    str_at(o, &["metadata", "namespace"]),
+                    str_at(o, &["metadata", "name"])
+                )
+            })
+            .collect(),
+    }
+}
+
+/// Decide what to do. `cluster_uid` identifies the cluster: state recorded for another
+/// cluster (deleted and recreated since) counts as nothing applied.
+pub fn plan(
+    cfg: &Config,
+    scope: &Scope,
+    state: State,
+    cluster_uid: &str,
+    release: &BTreeMap<String, String>,
+) -> Result<ManifestPlan, String> {
+    let before = if state.cluster_uid == cluster_uid {
+        state
+    } else {
+        State::default()
+    };
+    let mut after = State {
+        cluster_uid: cluster_uid.to_string(),
+        objects: before.objects.clone(),
+    };
+    let mut changes = Vec::new();
+    let mut bundles = Vec::new();
+    let mut rendered_keys = BTreeSet::new();
+    for b in BUNDLES {
+        let converge = scope.converge.iter().any(|c| c == b.id);
+        let prunable = scope.prune.contains(b.id);
+        if !converge && !prunable {
+            continue;
+        }
+        let objs = if converge {
+            objects(cfg, b, release)?
+        } else {
+            Vec::new()
+        };
+        let mut bp = BundlePlan {
+            id: b.id.to_string(),
+            apply: Vec::new(),
+            prune: Vec::new(),
+            waits: Vec::new(),
+        };
+        for obj in &objs {
+            let k = key(obj);
+            if !rendered_keys.insert(k.clone()) {
+                return Err(format!(
+                    "{} is defined twice (bundle {})",
+                    describe(obj),
+                    b.id
+                ));
+            }
+            let h = hash(obj);
+            let old = before.objects.get(&k);
+            let action = match old {
+                None => Some((Action::Create, String::new())),
+                Some(r) if r.hash != h => {
+                    let diff = similar::TextDiff::from_lines(pretty(&r.object), pretty(obj))
+                        .unified_diff()
+                        .context_radius(3)
+                        .header(
+                            &format!("{} (applied)", describe(obj)),
+                            &format!("{} (profile)", describe(obj)),
+                        )
+                        .to_string();
+                    Some((Action::Change, diff))
+                }
+                Some(r) if r.bundle != b.id => Some((Action::Change, String::new())),
+                Some(_) => None,
+            };
+            if let Some((action, diff)) = action {
+                changes.push(ObjectChange {
+                    action,
+                    bundle: b.id.to_string(),
+                    object: describe(obj),
+                    diff,
+                });
+                bp.apply.push(obj.clone());
+            }
+            after.objects.insert(
+                k,
+                Recorded {
+                    bundle: b.id.to_string(),
+                    hash: h,
+                    object: obj.clone(),
+                },
+            );
+        }
+        if !bp.apply.is_empty() {
+            bp.waits = waits_of(b, &objs);
+        }
+        bundles.push(bp);
+    }
+    // Prune: owned objects of bundles in the prune scope that nothing renders any more.
+    for (k, r) in &before.objects {
+        if rendered_keys.contains(k) || !scope.prune.contains(&r.bundle) {
+            continue;
+        }
+        changes.push(ObjectChange {
+            action: Action::Prune,
+            bundle: r.bundle.clone(),
+            object: describe(&r.object),
+            diff: String::new(),
+        });
+        after.objects.remove(k);
+        if let Some(bp) = bundles.iter_mut().find(|bp| bp.id == r.bundle) {
+            bp.prune.push(r.object.clone());
+        }
+    }
+    // Changes first, then prunes: the order the run will show them in.
+    changes.sort_by_key(|c| c.action == Action::Prune);
+    bundles.retain(|bp| !bp.apply.is_empty() || !bp.prune.is_empty());
+    Ok(ManifestPlan {
+        changes,
+        bundles,
+        before,
+        after,
+    })
+}
+
+/// The state once `done` bundles are applied: their objects as planned, the rest as before.
+pub fn state_after(plan: &ManifestPlan, done: &[String]) -> State {
+    let mut s = State {
+        cluster_uid: plan.after.cluster_uid.clone(),
+        objects: plan.before.objects.clone(),
+    };
+    s.objects.retain(|_, r| !done.contains(&r.bundle));
+    for (k, r) in &plan.after.objects {
+        if done.contains(&r.bundle) {
+            s.objects.insert(k.clone(), r.clone());
+        }
+    }
+    s
+}
+
+/// Objects reduced to what `kubectl delete -f -` needs.
+pub fn identities(objs: &[Value]) -> Vec<Value> {
+    objs.iter()
+        .map(|o| {
+            let mut meta = serde_json::Map::new();
+            meta.insert("name".into(), o["metadata"]["name"].clone());
+            if let Some(ns) = o["metadata"].get("namespace") {
+                meta.insert("namespace".into(), ns.clone());
+            }
+            serde_json::json!({"apiVersion": o["apiVersion"], "kind": o["kind"], "metadata": meta})
+        })
+        .collect()
+}
+
+/// A YAML stream of JSON documents (JSON is YAML), as kubectl reads it from stdin.
+pub fn stream(objs: &[Value]) -> Vec<u8> {
+    let mut out = String::new();
+    for o in objs {
+        out.push_str("---\n");
+        out.push_str(&o.to_string());
+        out.push('\n');
+    }
+    out.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_stay_in_one_directory() {
+        assert!(glob_match(
+            "samples/addons/*.yaml",
+            "samples/addons/kiali.yaml"
+        ));
+        assert!(!glob_match(
+            "samples/addons/*.yaml",
+            "samples/addons/extras/zipkin.yaml"
+        ));
+        assert!(glob_match("a/b.yaml", "a/b.yaml"));
+    }
+
+    #[test]
+    fn selection_rules() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert!(check_selection(&s(DEFAULT_BUNDLES)).is_ok());
+        assert_eq!(
+            check_selection(&s(&[
+                "bookinfo",
+                "destination-rules",
+                "routing-all-v1",
+                "routing-weighted"
+            ]))
+            .unwrap_err(),
+            "bundles `routing-all-v1` and `routing-weighted` define the same objects: select one"
+        );
+        assert_eq!(
+            check_selection(&s(&["routing-weighted"])).unwrap_err(),
+            "bundle `routing-weighted` needs `destination-rules`, which is not selected"
+        );
+        assert_eq!(
+            unknown_bundle("adons"),
+            "no bundle `adons`: did you mean `addons`? (bundles: hello-node, netpol-deny-all, netpol-allow-specific, \
+             netpol-restrict-egress, bookinfo, destination-rules, routing-all-v1, routing-weighted, mtls-strict, addons)"
+        );
+    }
+
+    #[test]
+    fn key_ignores_version_and_hash_is_canonical() {
+        let a: Value = serde_json::json!({"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+            "metadata": {"name": "reviews", "namespace": "default"}});
+        let b: Value = serde_json::from_str(
+            r#"{"metadata": {"namespace": "default", "name": "reviews"}, "kind": "VirtualService", "apiVersion": "networking.istio.io/v1"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            key(&a),
+            "networking.istio.io/VirtualService/default/reviews"
+        );
+        assert_eq!(hash(&a), hash(&b));
+    }
+}
