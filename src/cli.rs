@@ -38,8 +38,25 @@ pub struct Targets {
     pub limit: Vec<String>,
 
     /// Use these addresses instead of the profile's hosts, comma-separated.
-    #[arg(long, value_delimiter = ',', value_name = "ADDR,...")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "ADDR,...",
+        conflicts_with = "hosts_file"
+    )]
     pub hosts: Vec<String>,
+
+    /// Use the hosts of a roster: one address per line, or CSV `name,address[,user[,port]]`.
+    #[arg(long, value_name = "FILE")]
+    pub hosts_file: Option<std::path::PathBuf>,
+
+    /// Only the hosts that failed in the last run (from its journal).
+    #[arg(long)]
+    pub only_failed: bool,
+
+    /// How many hosts to provision at once (default: the profile's run.parallel, 16).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=512))]
+    pub parallel: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]

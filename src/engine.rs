@@ -15,7 +15,7 @@ use crate::outcome::{CheckState, HostPlan, Kind, Outcome, StepCheck};
 use crate::render::Renderer;
 use crate::report::Report;
 use crate::steps::{REGISTRY, Step, StepKind};
-use crate::transport::{Output, Payload, Transport};
+use crate::transport::{Bastion, Output, Payload, Transport};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -44,6 +44,7 @@ struct Shared {
     cache: Cache,
     mode: Mode,
     scope: Scope,
+    bastion: Option<Bastion>,
 }
 
 pub async fn run(
@@ -60,6 +61,21 @@ pub async fn run(
         renderer.apply_script(&cfg, step, None)?;
     }
     let cache = Cache::new(cfg.artifacts.cache_dir.clone());
+    // One connection to the jump host for the whole run; if it fails, every host behind it
+    // fails with that cause.
+    let bastion = if hosts.iter().any(|h| !h.is_local()) {
+        match Bastion::connect(&cfg).await {
+            Ok(b) => b,
+            Err(e) => {
+                for h in &hosts {
+                    report.unreachable(&h.name, &e.to_string());
+                }
+                return Ok(hosts.iter().map(|_| HostResult::Failed).collect());
+            }
+        }
+    } else {
+        None
+    };
     let limit = Arc::new(Semaphore::new(cfg.parallel));
     let shared = Arc::new(Shared {
         cfg,
@@ -69,6 +85,7 @@ pub async fn run(
         cache,
         mode,
         scope,
+        bastion,
     });
     let mut tasks = tokio::task::JoinSet::new();
     for (i, host) in hosts.into_iter().enumerate() {
@@ -87,13 +104,16 @@ pub async fn run(
         results.push(joined.expect("host task does not panic"));
     }
     results.sort_by_key(|(i, _)| *i);
+    if let Some(b) = Arc::into_inner(shared).and_then(|s| s.bastion) {
+        b.close().await;
+    }
     Ok(results.into_iter().map(|(_, r)| r).collect())
 }
 
 async fn run_host(sh: &Shared, host: &Host) -> HostResult {
     let report = &sh.report;
     report.phase(&host.name, "connecting");
-    let mut transport = match Transport::connect(&sh.cfg, host).await {
+    let mut transport = match Transport::connect(&sh.cfg, host, sh.bastion.as_ref()).await {
         Ok(t) => t,
         Err(e) => {
             report.unreachable(&host.name, &e.to_string());

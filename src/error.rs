@@ -107,6 +107,13 @@ pub enum Error {
         reason: String,
     },
 
+    /// A bad line in a `--hosts-file` roster.
+    #[error("{}", render_input_error(message, snippet, None))]
+    Roster {
+        message: String,
+        snippet: Box<Snippet>,
+    },
+
     /// Bad command-line usage that clap cannot see (e.g. `--limit` naming an unknown host).
     #[error("{message}")]
     Usage { message: String },
@@ -144,6 +151,7 @@ impl Error {
             | Error::ProfileValue { .. }
             | Error::ProfileInvalid { .. }
             | Error::ProfileExtends { .. }
+            | Error::Roster { .. }
             | Error::Usage { .. } => 2,
             Error::Interrupted => 130,
             Error::Template { .. } | Error::Write { .. } => 1,

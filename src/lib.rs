@@ -12,6 +12,8 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod inventory;
+pub mod journal;
 pub mod manifests;
 pub mod outcome;
 pub mod profile;
@@ -25,8 +27,8 @@ use std::sync::Arc;
 
 use clap::CommandFactory;
 
-use crate::cli::{Cli, Command, Targets};
-use crate::config::{Config, Host};
+use crate::cli::{Cli, Command};
+use crate::config::Config;
 use crate::engine::{HostResult, Mode};
 use crate::error::{Error, Result};
 use crate::manifests::Scope;
@@ -56,74 +58,6 @@ fn load_config(profile: Option<&str>) -> Result<Config> {
     Config::from_layers(&layers)
 }
 
-/// The hosts a command works on, after `--hosts` and `--limit`.
-fn inventory(cfg: &Config, targets: &Targets) -> Result<Vec<Host>> {
-    let mut hosts = if targets.hosts.is_empty() {
-        cfg.hosts.clone()
-    } else {
-        let mut seen = std::collections::HashSet::new();
-        targets
-            .hosts
-            .iter()
-            .map(|a| {
-                let a = a.trim();
-                let valid =
-                    a.parse::<std::net::IpAddr>().is_ok() || a.split('.').all(config::is_dns_label);
-                if !valid {
-                    return Err(Error::Usage {
-                        message: format!("--hosts: `{a}` is neither an IP address nor a host name"),
-                    });
-                }
-                if !seen.insert(a.to_string()) {
-                    return Err(Error::Usage {
-                        message: format!("--hosts: `{a}` is given twice"),
-                    });
-                }
-                Ok(Host {
-                    name: a.to_string(),
-                    address: Some(a.to_string()),
-                    user: None,
-                    port: None,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?
-    };
-    if hosts.iter().any(|h| !h.is_local())
-        && cfg.ssh.user.is_none()
-        && hosts.iter().any(|h| h.user.is_none())
-    {
-        return Err(Error::Usage {
-            message: format!(
-                "{}: no SSH user for the hosts: set `ssh.user` in the profile",
-                cfg.path.display()
-            ),
-        });
-    }
-    if hosts.is_empty() {
-        return Err(Error::Usage {
-            message: format!(
-                "{} lists no hosts: add a [[hosts]] entry or pass --hosts ADDRESS",
-                cfg.path.display()
-            ),
-        });
-    }
-    if !targets.limit.is_empty() {
-        for name in &targets.limit {
-            if !hosts.iter().any(|h| &h.name == name) {
-                let known: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
-                return Err(Error::Usage {
-                    message: format!(
-                        "--limit: no host named `{name}` (hosts: {})",
-                        known.join(", ")
-                    ),
-                });
-            }
-        }
-        hosts.retain(|h| targets.limit.contains(&h.name));
-    }
-    Ok(hosts)
-}
-
 fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
     let (mode, targets) = match &cli.command {
         Command::Completions { shell } => {
@@ -143,15 +77,28 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
         Command::Status { targets } => (Mode::Status, targets),
         Command::Apply { targets, .. } => (Mode::Apply, targets),
     };
-    let cfg = load_config(cli.profile.as_deref())?;
+    let mut cfg = load_config(cli.profile.as_deref())?;
     let scope = match &cli.command {
         Command::Apply {
             bundles, remove, ..
         } => apply_scope(&cfg, bundles, remove)?,
         _ => Scope::profile(&cfg),
     };
-    let hosts = inventory(&cfg, targets)?;
+    if let Some(p) = targets.parallel {
+        cfg.parallel = p as usize;
+    }
+    let failed_last = if targets.only_failed {
+        Some(journal::failed_last()?)
+    } else {
+        None
+    };
+    let hosts = inventory::select(&cfg, targets, failed_last.as_deref())?;
+    if hosts.is_empty() {
+        report.info("no host failed in the last run: nothing to do");
+        return Ok(0);
+    }
     let names: Vec<String> = hosts.iter().map(|h| h.name.clone()).collect();
+    let profile_path = cfg.path.clone();
     let runtime = tokio::runtime::Runtime::new().map_err(|e| Error::Usage {
         message: format!("cannot start runtime: {e}"),
     })?;
@@ -161,7 +108,15 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
             _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
         }
     })?;
-    report.summary(&names, mode == Mode::Up);
+    if matches!(mode, Mode::Up | Mode::Apply) {
+        let command = if mode == Mode::Up { "up" } else { "apply" };
+        let j = journal::build(command, &profile_path, &names, &report.outcomes());
+        match journal::write(&j) {
+            Ok(path) => report.journal(&path),
+            Err(e) => report.warn(&format!("the run journal was not written: {e}")),
+        }
+    }
+    report.summary(&names, mode == Mode::Up || mode == Mode::Apply);
     Ok(if results.iter().all(|r| *r == HostResult::Converged) {
         0
     } else {

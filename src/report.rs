@@ -37,6 +37,8 @@ struct State {
     tallies: BTreeMap<String, Tally>,
     /// Hosts whose run failed, with the step and reason, for the final table.
     failures: BTreeMap<String, (String, String)>,
+    /// Every outcome, for the journal.
+    outcomes: Vec<Outcome>,
 }
 
 impl Report {
@@ -128,6 +130,7 @@ impl Report {
             .entry(o.host().to_string())
             .or_default()
             .add(o.kind());
+        st.outcomes.push(o.clone());
         if o.kind() == Kind::Failed {
             st.failures
                 .entry(o.host().to_string())
@@ -271,6 +274,27 @@ impl Report {
             self.json(json!({"type": "info", "message": message}));
         } else {
             self.line(&st, message);
+        }
+    }
+
+    /// Every step outcome so far, in the order they happened.
+    pub fn outcomes(&self) -> Vec<Outcome> {
+        self.state.lock().expect("report lock").outcomes.clone()
+    }
+
+    /// Where the run's journal was written.
+    pub fn journal(&self, path: &std::path::Path) {
+        let st = self.state.lock().expect("report lock");
+        match self.mode {
+            OutputMode::Json => self.json(json!({"type": "journal", "path": path})),
+            _ if self.verbosity >= 0 => {
+                if let Some(m) = &st.multi {
+                    let _ = m.clear();
+                }
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "journal: {}", path.display());
+            }
+            _ => {}
         }
     }
 

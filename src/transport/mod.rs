@@ -14,7 +14,7 @@ mod local;
 mod ssh;
 
 pub use local::Local;
-pub use ssh::Ssh;
+pub use ssh::{Bastion, Ssh};
 
 /// What a command reads on stdin.
 #[derive(Debug, Clone, Copy)]
@@ -37,10 +37,14 @@ pub enum Transport {
 }
 
 impl Transport {
-    pub async fn connect(cfg: &Config, host: &Host) -> Result<Transport, ConnectFailure> {
+    pub async fn connect(
+        cfg: &Config,
+        host: &Host,
+        bastion: Option<&Bastion>,
+    ) -> Result<Transport, ConnectFailure> {
         match &host.address {
             None => Ok(Transport::Local(Local::new())),
-            Some(_) => Ssh::connect(cfg, host)
+            Some(_) => Ssh::connect(cfg, host, bastion)
                 .await
                 .map(|s| Transport::Ssh(Box::new(s))),
         }

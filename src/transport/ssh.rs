@@ -4,6 +4,7 @@
 //! The user's `~/.ssh/config` applies unless the profile names a config file; builder
 //! options do not reach the jump host, so jump settings belong in that config.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
@@ -40,33 +41,153 @@ fn describe(e: &openssh::Error) -> String {
     text.replace('\n', " ").trim().to_string()
 }
 
+/// Options every connection of a run shares, to a target or to the jump host.
+fn base_builder(cfg: &Config) -> SessionBuilder {
+    let mut b = SessionBuilder::default();
+    b.known_hosts_check(match cfg.ssh.host_key_policy {
+        HostKeyPolicy::Strict => KnownHosts::Strict,
+        HostKeyPolicy::AcceptNew => KnownHosts::Add,
+    });
+    b.connect_timeout(Duration::from_secs(cfg.ssh.connect_timeout));
+    b.server_alive_interval(Duration::from_secs(15));
+    // A killed labprov must not leave masters behind for long.
+    b.control_persist(ControlPersist::IdleFor(60.try_into().expect("non-zero")));
+    // Socket paths must stay short (sun_path); the default dir can be deep.
+    b.control_directory(std::env::temp_dir());
+    if let Some(f) = &cfg.ssh.config_file {
+        b.config_file(f);
+    }
+    if let Some(k) = &cfg.ssh.identity_file {
+        b.keyfile(k);
+    }
+    b
+}
+
+/// Open a master, retrying transient failures with backoff.
+async fn connect_with_retry(
+    b: &SessionBuilder,
+    destination: &str,
+    target: &str,
+) -> Result<Session, ConnectFailure> {
+    let mut delay = Duration::from_millis(300);
+    let mut attempt = 1;
+    loop {
+        match b.connect(destination).await {
+            Ok(s) => return Ok(s),
+            Err(e) => {
+                let reason = describe(&e);
+                if attempt >= 4 || !transient(&reason) {
+                    let tries = if attempt > 1 {
+                        format!(" (after {attempt} attempts)")
+                    } else {
+                        String::new()
+                    };
+                    return Err(ConnectFailure {
+                        target: target.to_string(),
+                        reason: format!("{reason}{tries}"),
+                    });
+                }
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// One authenticated master connection to the jump host, shared by every target of a run.
+///
+/// With `ssh -J` each target would open its own connection to the bastion, and sshd's
+/// default `MaxStartups 10:30:100` drops handshakes past ten at once (what breaks Ansible
+/// behind a bastion). Here each target's master reaches it with
+/// `ProxyCommand ssh -S <this master> -W host:port`: channels on one connection.
+pub struct Bastion {
+    session: Session,
+    /// The ssh config targets use; it includes the user's (or the profile's) config.
+    config: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Bastion {
+    pub async fn connect(cfg: &Config) -> Result<Option<Bastion>, ConnectFailure> {
+        let Some(jump) = &cfg.ssh.jump else {
+            return Ok(None);
+        };
+        let (dest, port) = match jump.rsplit_once(':') {
+            Some((d, p)) if p.parse::<u16>().is_ok() => (d.to_string(), p.parse::<u16>().ok()),
+            _ => (jump.clone(), None),
+        };
+        let mut b = base_builder(cfg);
+        if let Some(p) = port {
+            b.port(p);
+        }
+        let session = connect_with_retry(&b, &dest, &format!("jump host {jump}")).await?;
+        let dir = tempfile::Builder::new()
+            .prefix("labprov-ssh")
+            .tempdir()
+            .map_err(|e| ConnectFailure {
+                target: format!("jump host {jump}"),
+                reason: format!("cannot write an ssh config: {e}"),
+            })?;
+        let config = dir.path().join("config");
+        let socket = session.control_socket().to_string_lossy().into_owned();
+        let host_only = dest.rsplit_once('@').map_or(dest.as_str(), |(_, h)| h);
+        let include = match &cfg.ssh.config_file {
+            Some(f) => Some(std::path::absolute(f).unwrap_or_else(|_| f.clone())),
+            None => dirs::home_dir()
+                .map(|h| h.join(".ssh/config"))
+                .filter(|p| p.is_file()),
+        };
+        let mut text = format!(
+            "# Written by labprov for one run: targets are reached through its one master\n\
+             # connection to the jump host {jump}.\n\
+             Host *\n  ProxyCommand ssh -F /dev/null -o ControlMaster=no -S {} -W [%h]:%p {}\n",
+            shlex::try_quote(&socket).unwrap_or_default(),
+            shlex::try_quote(host_only).unwrap_or_default(),
+        );
+        if let Some(inc) = include {
+            text.push_str(&format!(
+                "  Include {}\n",
+                shlex::try_quote(&inc.to_string_lossy()).unwrap_or_default()
+            ));
+        }
+        std::fs::write(&config, text).map_err(|e| ConnectFailure {
+            target: format!("jump host {jump}"),
+            reason: format!("cannot write an ssh config: {e}"),
+        })?;
+        Ok(Some(Bastion {
+            session,
+            config,
+            _dir: dir,
+        }))
+    }
+
+    pub async fn close(self) {
+        let _ = self.session.close().await;
+    }
+}
+
 impl Ssh {
-    pub async fn connect(cfg: &Config, host: &Host) -> Result<Ssh, ConnectFailure> {
-        let mut b = SessionBuilder::default();
-        b.known_hosts_check(match cfg.ssh.host_key_policy {
-            HostKeyPolicy::Strict => KnownHosts::Strict,
-            HostKeyPolicy::AcceptNew => KnownHosts::Add,
-        });
-        b.connect_timeout(Duration::from_secs(cfg.ssh.connect_timeout));
-        b.server_alive_interval(Duration::from_secs(15));
-        // A killed labprov must not leave masters behind for long.
-        b.control_persist(ControlPersist::IdleFor(60.try_into().expect("non-zero")));
-        // Socket paths must stay short (sun_path); the default dir can be deep.
-        b.control_directory(std::env::temp_dir());
+    pub async fn connect(
+        cfg: &Config,
+        host: &Host,
+        bastion: Option<&Bastion>,
+    ) -> Result<Ssh, ConnectFailure> {
+        let mut b = base_builder(cfg);
         if let Some(user) = host.user.as_ref().or(cfg.ssh.user.as_ref()) {
             b.user(user.clone());
         }
         if let Some(port) = host.port.or(cfg.ssh.port) {
             b.port(port);
         }
-        if let Some(f) = &cfg.ssh.config_file {
-            b.config_file(f);
-        }
-        if let Some(k) = &cfg.ssh.identity_file {
-            b.keyfile(k);
-        }
-        if let Some(j) = &cfg.ssh.jump {
-            b.jump_hosts([j]);
+        match (bastion, &cfg.ssh.jump) {
+            (Some(bastion), _) => {
+                b.config_file(&bastion.config);
+            }
+            (None, Some(j)) => {
+                b.jump_hosts([j]);
+            }
+            (None, None) => {}
         }
         let destination = host.address.clone().expect("ssh host has an address");
         let mut ssh = Ssh {
@@ -90,33 +211,9 @@ impl Ssh {
         if let Some(old) = self.session.take() {
             let _ = old.close().await;
         }
-        let mut delay = Duration::from_millis(300);
-        let mut attempt = 1;
-        loop {
-            match self.builder.connect(&self.destination).await {
-                Ok(s) => {
-                    self.session = Some(s);
-                    return Ok(());
-                }
-                Err(e) => {
-                    let reason = describe(&e);
-                    if attempt >= 4 || !transient(&reason) {
-                        let tries = if attempt > 1 {
-                            format!(" (after {attempt} attempts)")
-                        } else {
-                            String::new()
-                        };
-                        return Err(ConnectFailure {
-                            target: self.target(),
-                            reason: format!("{reason}{tries}"),
-                        });
-                    }
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                    attempt += 1;
-                }
-            }
-        }
+        let target = self.target();
+        self.session = Some(connect_with_retry(&self.builder, &self.destination, &target).await?);
+        Ok(())
     }
 
     pub async fn run(

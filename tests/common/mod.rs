@@ -98,6 +98,7 @@ impl World {
             .args(["--output", "json"])
             .args(args)
             .env("XDG_CACHE_HOME", self.dir.join("controller-cache"))
+            .env("XDG_STATE_HOME", self.dir.join("controller-state"))
             .output()
             .expect("labprov runs");
         Run::new(out)

@@ -1,0 +1,166 @@
+//! A whole class behind one bastion: rosters, `--limit`, journals and `--only-failed`, and
+//! sshd's default MaxStartups/MaxSessions on the bastion never costing a host.
+
+mod common;
+
+use common::{Run, World};
+
+/// A CSV roster of the world's targets, as a class list comes (header, names, addresses).
+fn roster(world: &World, n: usize) -> std::path::PathBuf {
+    let mut text = String::from("name,address\n");
+    for k in 1..=n {
+        text.push_str(&format!("student-{k:02},10.211.{}.{}\n", world.id, 10 + k));
+    }
+    let path = world.dir.join("roster.csv");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn failed_hosts(run: &Run) -> Vec<String> {
+    let hosts = run.summary()["hosts"].as_object().unwrap();
+    hosts
+        .iter()
+        .filter(|(_, t)| t["failed"].as_u64() != Some(0))
+        .map(|(h, _)| h.clone())
+        .collect()
+}
+
+#[test]
+fn thirty_hosts_from_a_csv_roster_converge_in_three_runs_in_a_row() {
+    let world = World::start(30);
+    let roster = roster(&world, 30);
+    let roster = roster.to_str().unwrap();
+    for run in 1..=3 {
+        let up = world.labprov(&["up", "--hosts-file", roster]);
+        assert_eq!(
+            up.code,
+            0,
+            "run {run}: failed hosts {:?}\n{}",
+            failed_hosts(&up),
+            up.explain()
+        );
+        let hosts = up.summary()["hosts"].as_object().unwrap();
+        assert_eq!(hosts.len(), 30);
+        assert!(failed_hosts(&up).is_empty());
+        if run > 1 {
+            assert!(
+                hosts.values().all(|t| t["changed"] == 0),
+                "run {run} changed something"
+            );
+        }
+    }
+    // The bastion saw one login per run, not one per target.
+    let bastion = world.sshd_log("bastion");
+    assert_eq!(
+        bastion.matches("Accepted publickey").count(),
+        3,
+        "one bastion login per run"
+    );
+    assert!(!bastion.contains("MaxStartups"), "no handshake was dropped");
+}
+
+#[test]
+fn fifty_hosts_behind_a_default_bastion_without_a_failure() {
+    let world = World::start(50);
+    let up = world.labprov(&["up", "--parallel", "50"]);
+    assert_eq!(
+        up.code,
+        0,
+        "failed hosts {:?}\n{}",
+        failed_hosts(&up),
+        up.explain()
+    );
+    assert_eq!(up.summary()["hosts"].as_object().unwrap().len(), 50);
+}
+
+#[test]
+fn limit_takes_a_subset_of_the_roster() {
+    let world = World::start(3);
+    let roster = roster(&world, 3);
+    let up = world.labprov(&[
+        "up",
+        "--hosts-file",
+        roster.to_str().unwrap(),
+        "--limit",
+        "student-02",
+    ]);
+    assert_eq!(up.code, 0, "{}", up.explain());
+    let hosts: Vec<&String> = up.summary()["hosts"].as_object().unwrap().keys().collect();
+    assert_eq!(hosts, ["student-02"]);
+    assert!(world.host_file("h2", "/usr/local/bin/kubectl").exists());
+    assert!(!world.host_file("h1", "/usr/local/bin/kubectl").exists());
+    assert_eq!(world.ssh_counts("h1"), (0, 0), "h1 was never contacted");
+}
+
+#[test]
+fn a_duplicate_address_in_the_roster_is_named_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let roster = dir.path().join("class.csv");
+    std::fs::write(
+        &roster,
+        "name,address\nanna,10.9.0.11\nbruno,10.9.0.12\ncarla,10.9.0.11\n",
+    )
+    .unwrap();
+    let out = common::labprov()
+        .current_dir(dir.path())
+        .args([
+            "--profile",
+            "crownlabs",
+            "plan",
+            "--hosts-file",
+            "class.csv",
+        ])
+        .output()
+        .unwrap();
+    let run = Run::new(out);
+    assert_eq!(run.code, 2, "{}", run.explain());
+    assert_eq!(
+        run.stderr,
+        "error: address `10.9.0.11` is listed twice (first on line 2)\n \
+         --> class.csv:4:7\n  |\n4 | carla,10.9.0.11\n  |       ^^^^^^^^^\n"
+    );
+}
+
+#[test]
+fn plain_address_lists_and_bad_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let roster = dir.path().join("ips.txt");
+    std::fs::write(&roster, "# lab 3\n10.9.0.11\n\n10.9.0.x_y\n").unwrap();
+    let out = common::labprov()
+        .current_dir(dir.path())
+        .args(["--profile", "crownlabs", "plan", "--hosts-file", "ips.txt"])
+        .output()
+        .unwrap();
+    let run = Run::new(out);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr,
+        "error: `10.9.0.x_y` is neither an IP address nor a host name\n \
+         --> ips.txt:4:1\n  |\n4 | 10.9.0.x_y\n  | ^^^^^^^^^^\n"
+    );
+}
+
+#[test]
+fn the_journal_records_each_step_and_its_path_is_printed() {
+    let world = World::start(1);
+    let up = world.labprov(&["up"]);
+    assert_eq!(up.code, 0, "{}", up.explain());
+    let event = up
+        .events
+        .iter()
+        .find(|e| e["type"] == "journal")
+        .expect("journal event");
+    let path = std::path::PathBuf::from(event["path"].as_str().unwrap());
+    assert!(
+        path.starts_with(world.dir.join("controller-state/labprov/runs")),
+        "{path:?}"
+    );
+    let journal: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let steps = journal["hosts"]["h1"]["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 10);
+    assert_eq!(steps[1]["step"], "docker");
+    assert_eq!(steps[1]["outcome"], "changed");
+    assert!(steps[1]["elapsed_ms"].as_u64().is_some());
+    assert_eq!(journal["hosts"]["h1"]["failed"], false);
+}
