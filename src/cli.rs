@@ -87,6 +87,28 @@ pub enum Command {
         #[command(flatten)]
         targets: Targets,
     },
+    /// Remove what `up` made, in reverse order: lab objects, Istio, the cluster.
+    Down {
+        /// Also remove minikube, kubectl, the Istio release and labprov's state on the host.
+        #[arg(long)]
+        purge: bool,
+        /// Also remove Docker Engine and its apt source (the user stays in group docker).
+        #[arg(long)]
+        purge_docker: bool,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        #[command(flatten)]
+        targets: Targets,
+    },
+    /// Give hosts a fresh cluster: `down` of the cluster and lab objects, then `up`.
+    Reset {
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        #[command(flatten)]
+        targets: Targets,
+    },
     /// Write every script labprov would send to a host into DIR; contacts nothing.
     Render {
         /// Output directory (created if missing).

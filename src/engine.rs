@@ -14,7 +14,7 @@ use crate::manifests::{self, ManifestPlan, Scope};
 use crate::outcome::{CheckState, HostPlan, Kind, Outcome, StepCheck};
 use crate::render::Renderer;
 use crate::report::Report;
-use crate::steps::{REGISTRY, Step, StepKind};
+use crate::steps::{REGISTRY, Step, StepKind, UndoWhen};
 use crate::transport::{Bastion, Output, Payload, Transport};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +27,11 @@ pub enum Mode {
     Status,
     /// Check, and converge only the manifests (of the scope's bundles).
     Apply,
+    /// Undo steps in reverse order: lab objects, Istio, the cluster; binaries and labprov's
+    /// state with `purge`, Docker with `purge_docker`.
+    Down { purge: bool, purge_docker: bool },
+    /// `Down` of the cluster and the lab objects, then `Up`.
+    Reset,
 }
 
 /// What one host's run came to, for the exit code.
@@ -148,6 +153,29 @@ async fn run_host(sh: &Shared, host: &Host) -> HostResult {
             report.facts(&plan);
             apply(sh, host, &plan, &mut transport, started).await
         }
+        Mode::Down {
+            purge,
+            purge_docker,
+        } => down(sh, host, &plan, &mut transport, purge, purge_docker).await,
+        Mode::Reset => match down(sh, host, &plan, &mut transport, false, false).await {
+            HostResult::Failed => HostResult::Failed,
+            HostResult::Converged => {
+                // Check again: the cluster is gone, so everything on it needs applying.
+                report.phase(&host.name, "checking");
+                let started = Instant::now();
+                match transport.run(&sh.check_script, None).await {
+                    Ok(out) => {
+                        let mut plan = parse_checks(&host.name, &out);
+                        decide_manifests(&sh.cfg, &sh.scope, &mut plan);
+                        apply(sh, host, &plan, &mut transport, started).await
+                    }
+                    Err(e) => {
+                        report.unreachable(&host.name, &e.to_string());
+                        HostResult::Failed
+                    }
+                }
+            }
+        },
     };
     transport.close().await;
     result
@@ -485,24 +513,45 @@ async fn apply_manifests(
     plan: &HostPlan,
     transport: &Transport,
 ) -> Result<(MakeOutcome, bool), Applied> {
-    let failed = |e: crate::error::Error| Applied::Failed(e.to_string());
     let mplan = match &plan.manifests {
         Some(p) => p.clone(),
-        None => {
-            // The check ran before the cluster or the Istio release existed: look again now.
+        None => gather_manifest_plan(sh, host, &sh.scope, transport).await?,
+    };
+    execute_manifest_plan(sh, host, &mplan, transport).await?;
+    if mplan.is_empty() {
+        return Ok((Box::new(|h, s, t0| Outcome::ok(h, s, t0.elapsed())), false));
+    }
+    let summary = mplan.summary();
+    Ok((
+        Box::new(move |h, s, t0| Outcome::changed(h, s, summary, t0.elapsed())),
+        false,
+    ))
+}
+
+/// Run the manifests check alone and decide: for when the first check came too early
+/// (before the cluster or the Istio release existed).
+async fn gather_manifest_plan(
+    sh: &Shared,
+    host: &Host,
+    scope: &Scope,
+    transport: &Transport,
+) -> Result<ManifestPlan, Applied> {
+    let failed = |e: crate::error::Error| Applied::Failed(e.to_string());
+    {
+        {
             let step = crate::steps::find("manifests").expect("registered");
             let script = sh
                 .renderer
-                .check_script(&sh.cfg, &[step], Some(&sh.scope.release_files()))
+                .check_script(&sh.cfg, &[step], Some(&scope.release_files()))
                 .map_err(failed)?;
             let out = transport
                 .run(&script, None)
                 .await
                 .map_err(|e| Applied::Lost(e.to_string()))?;
             let mut again = parse_checks(&host.name, &out);
-            decide_manifests(&sh.cfg, &sh.scope, &mut again);
+            decide_manifests(&sh.cfg, scope, &mut again);
             match again.manifests.take() {
-                Some(p) => p,
+                Some(p) => Ok(p),
                 None => {
                     let why = again
                         .get("manifests")
@@ -512,9 +561,19 @@ async fn apply_manifests(
                 }
             }
         }
-    };
+    }
+}
+
+/// Carry out a manifest plan bundle by bundle.
+async fn execute_manifest_plan(
+    sh: &Shared,
+    host: &Host,
+    mplan: &ManifestPlan,
+    transport: &Transport,
+) -> Result<(), Applied> {
+    let failed = |e: crate::error::Error| Applied::Failed(e.to_string());
     if mplan.is_empty() {
-        return Ok((Box::new(|h, s, t0| Outcome::ok(h, s, t0.elapsed())), false));
+        return Ok(());
     }
     let run = |script: String, input: Vec<u8>, what: String| async move {
         let input = (!input.is_empty()).then_some(input);
@@ -563,7 +622,7 @@ async fn apply_manifests(
         }
         done.push(bp.id.clone());
         let state =
-            serde_json::to_vec(&manifests::state_after(&mplan, &done)).expect("state serializes");
+            serde_json::to_vec(&manifests::state_after(mplan, &done)).expect("state serializes");
         let script = sh.renderer.manifests_state().map_err(failed)?;
         run(script, state, "recording labprov's state".into()).await?;
         if !bp.waits.is_empty() {
@@ -576,9 +635,121 @@ async fn apply_manifests(
             run(script, Vec::new(), format!("rollout of bundle {}", bp.id)).await?;
         }
     }
-    let summary = mplan.summary();
-    Ok((
-        Box::new(move |h, s, t0| Outcome::changed(h, s, summary, t0.elapsed())),
-        false,
-    ))
+    Ok(())
+}
+
+/// `down` on one host: each step's undo, in reverse order, when the flags ask for it.
+/// Every undo checks first, so a second `down` changes nothing.
+async fn down(
+    sh: &Shared,
+    host: &Host,
+    plan: &HostPlan,
+    transport: &mut Transport,
+    purge: bool,
+    purge_docker: bool,
+) -> HostResult {
+    let report = &sh.report;
+    let name = host.name.as_str();
+    let sudo = plan.facts.get("sudo").cloned().unwrap_or_default();
+    let mut failed = false;
+    let mut lost: Option<String> = None;
+    for step in REGISTRY.iter().rev() {
+        let Some(undo) = step.undo else { continue };
+        let wanted = match undo.when {
+            UndoWhen::Always => true,
+            UndoWhen::Purge => purge,
+            UndoWhen::PurgeDocker => purge_docker,
+        };
+        if !wanted {
+            continue;
+        }
+        let t0 = Instant::now();
+        report.phase(name, &format!("running {}", undo.id));
+        let result: Result<bool, Applied> = if let Some(why) = &lost {
+            Err(Applied::Failed(format!("not run: {why}")))
+        } else if step.needs_root && !matches!(sudo.as_str(), "ok" | "root") {
+            Err(Applied::Failed(format!(
+                "needs root, but sudo for this user is {sudo}"
+            )))
+        } else if step.kind == StepKind::Manifests {
+            undo_manifests(sh, host, plan, transport, purge).await
+        } else {
+            run_undo(sh, step, transport).await
+        };
+        let outcome = match result {
+            Ok(true) => {
+                Outcome::changed(name, undo.id, format!("undid {}", step.title), t0.elapsed())
+            }
+            Ok(false) => Outcome::ok(name, undo.id, t0.elapsed()),
+            Err(Applied::Lost(why)) => {
+                lost = Some(why.clone());
+                Outcome::failed(name, undo.id, why, t0.elapsed())
+            }
+            Err(Applied::Failed(why)) => Outcome::failed(name, undo.id, why, t0.elapsed()),
+        };
+        failed |= outcome.kind() == Kind::Failed;
+        report.outcome(&outcome);
+    }
+    if failed {
+        HostResult::Failed
+    } else {
+        HostResult::Converged
+    }
+}
+
+/// Run a step's undo script; `Ok(true)` when it changed the host.
+async fn run_undo(
+    sh: &Shared,
+    step: &'static Step,
+    transport: &Transport,
+) -> Result<bool, Applied> {
+    let script = sh
+        .renderer
+        .undo_script(&sh.cfg, step)
+        .map_err(|e| Applied::Failed(e.to_string()))?
+        .expect("only steps with an undo get here");
+    let out = transport
+        .run(&script, None)
+        .await
+        .map_err(|e| Applied::Lost(e.to_string()))?;
+    if out.code != 0 {
+        let undo = step.undo.expect("has an undo");
+        let f = RemoteFailure {
+            what: undo.id.to_string(),
+            code: out.code,
+            stderr_tail: tail(&out.stderr, 3),
+        };
+        return Err(Applied::Failed(f.to_string()));
+    }
+    Ok(!out.stdout.lines().any(|l| l.trim() == "::unchanged"))
+}
+
+/// Delete every object labprov owns on the host (when its cluster still runs), then, with
+/// `purge`, forget labprov's state there.
+async fn undo_manifests(
+    sh: &Shared,
+    host: &Host,
+    plan: &HostPlan,
+    transport: &Transport,
+    purge: bool,
+) -> Result<bool, Applied> {
+    let everything = Scope {
+        converge: Vec::new(),
+        prune: manifests::BUNDLES
+            .iter()
+            .map(|b| b.id.to_string())
+            .collect(),
+    };
+    let mut changed = false;
+    // The check reports the cluster's identity only when the cluster answers.
+    if plan.data.contains_key("cluster_uid") {
+        let mplan = manifest_plan(&sh.cfg, &everything, &plan.data).map_err(Applied::Failed)?;
+        changed |= !mplan.is_empty();
+        execute_manifest_plan(sh, host, &mplan, transport).await?;
+    }
+    if purge {
+        let step = crate::steps::find("manifests").expect("registered");
+        changed |= run_undo(sh, step, transport).await?;
+    }
+    Ok(changed)
 }

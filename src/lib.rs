@@ -76,6 +76,19 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
         Command::Plan { targets } => (Mode::Plan, targets),
         Command::Status { targets } => (Mode::Status, targets),
         Command::Apply { targets, .. } => (Mode::Apply, targets),
+        Command::Down {
+            purge,
+            purge_docker,
+            targets,
+            ..
+        } => (
+            Mode::Down {
+                purge: *purge,
+                purge_docker: *purge_docker,
+            },
+            targets,
+        ),
+        Command::Reset { targets, .. } => (Mode::Reset, targets),
     };
     let mut cfg = load_config(cli.profile.as_deref())?;
     let scope = match &cli.command {
@@ -98,6 +111,31 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
         return Ok(0);
     }
     let names: Vec<String> = hosts.iter().map(|h| h.name.clone()).collect();
+    let yes = matches!(
+        cli.command,
+        Command::Down { yes: true, .. } | Command::Reset { yes: true, .. }
+    );
+    if matches!(mode, Mode::Down { .. } | Mode::Reset) && !yes {
+        let what = match mode {
+            Mode::Down {
+                purge: true,
+                purge_docker: true,
+            } => "the lab, its binaries and Docker",
+            Mode::Down { purge: true, .. } => "the lab and its binaries",
+            Mode::Down { .. } => "the lab (objects, Istio, the cluster)",
+            _ => "the cluster and lab objects, then rebuild them,",
+        };
+        let shown = if names.len() > 8 {
+            format!("{}, … ({} hosts)", names[..8].join(", "), names.len())
+        } else {
+            names.join(", ")
+        };
+        let question = format!("Remove {what} on {shown}?");
+        if !report.confirm(&question)? {
+            report.info("nothing done");
+            return Ok(1);
+        }
+    }
     let profile_path = cfg.path.clone();
     let runtime = tokio::runtime::Runtime::new().map_err(|e| Error::Usage {
         message: format!("cannot start runtime: {e}"),
@@ -108,15 +146,20 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
             _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
         }
     })?;
-    if matches!(mode, Mode::Up | Mode::Apply) {
-        let command = if mode == Mode::Up { "up" } else { "apply" };
+    if !matches!(mode, Mode::Plan | Mode::Status) {
+        let command = match mode {
+            Mode::Up => "up",
+            Mode::Apply => "apply",
+            Mode::Down { .. } => "down",
+            _ => "reset",
+        };
         let j = journal::build(command, &profile_path, &names, &report.outcomes());
         match journal::write(&j) {
             Ok(path) => report.journal(&path),
             Err(e) => report.warn(&format!("the run journal was not written: {e}")),
         }
     }
-    report.summary(&names, mode == Mode::Up || mode == Mode::Apply);
+    report.summary(&names, !matches!(mode, Mode::Plan | Mode::Status));
     Ok(if results.iter().all(|r| *r == HostResult::Converged) {
         0
     } else {

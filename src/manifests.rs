@@ -23,7 +23,7 @@ pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "labprov")
 pub const BUNDLE_LABEL: &str = "labprov.io/bundle";
 
 /// Where the state lives on the host (the user's XDG state dir).
-pub const STATE_PATH: &str = "$HOME/.local/state/labprov/manifests.json";
+pub const STATE_PATH: &str = "$HOME/.local/state/labprov/host/manifests.json";
 
 pub struct Bundle {
     pub id: &'static str,

@@ -49,6 +49,7 @@ impl Renderer {
         for step in REGISTRY {
             all.push(step.check);
             all.extend(step.apply);
+            all.extend(step.undo.map(|u| u.template));
             all.extend(step.libs.iter().copied());
         }
         all.sort_by_key(|t| t.name);
@@ -125,6 +126,22 @@ impl Renderer {
 }
 
 impl Renderer {
+    /// The script `down` runs for a step.
+    pub fn undo_script(&self, cfg: &Config, step: &Step) -> Result<Option<String>> {
+        let Some(undo) = step.undo else {
+            return Ok(None);
+        };
+        let mut ctx = Self::context(cfg, step, None, None);
+        ctx.insert("state_path", crate::manifests::STATE_PATH);
+        let body = self.render(undo.template.name, &ctx)?;
+        let mut ctx = Context::new();
+        ctx.insert(
+            "step",
+            &serde_json::json!({"id": undo.id, "title": format!("undo of {}", step.title), "apply": body.trim_end()}),
+        );
+        Ok(Some(tidy(&self.render(APPLY.name, &ctx)?)))
+    }
+
     /// Apply (or, with `apply` false, prune) a bundle's objects, streamed on stdin.
     pub fn manifests_apply(&self, cfg: &Config, bundle: &str, apply: bool) -> Result<String> {
         let mut ctx = Context::new();

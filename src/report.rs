@@ -298,6 +298,22 @@ impl Report {
         }
     }
 
+    /// Ask a yes/no question on the terminal. Without a terminal there is nobody to ask:
+    /// that is an error, so a script never destroys a cluster by accident.
+    pub fn confirm(&self, question: &str) -> crate::error::Result<bool> {
+        if !std::io::stdin().is_terminal() {
+            return Err(crate::error::Error::Usage {
+                message: format!("{question} Refusing without --yes: stdin is not a terminal"),
+            });
+        }
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "{question} [y/N] ");
+        let _ = err.flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+    }
+
     /// Raw text for stdout, such as shell completions.
     pub fn raw(&self, bytes: &[u8]) {
         let _ = std::io::stdout().lock().write_all(bytes);

@@ -12,4 +12,5 @@ pub static STEP: Step = Step {
     libs: &[template!("steps/cluster.lib.sh")],
     artifact: None,
     vars: no_vars,
+    undo: None,
 };

@@ -2,7 +2,7 @@
 //! renamed into place. Converged means the installed binary reports the pinned version.
 use tera::Context;
 
-use super::{Step, StepKind, template};
+use super::{Step, StepKind, Undo, UndoWhen, template};
 use crate::config::Config;
 
 pub static MINIKUBE: Step = Step {
@@ -16,6 +16,11 @@ pub static MINIKUBE: Step = Step {
     libs: &[template!("steps/download.lib.sh")],
     artifact: Some(|c| &c.artifacts.minikube),
     vars: minikube_vars,
+    undo: Some(Undo {
+        id: "remove-minikube",
+        template: template!("steps/binary.undo.sh"),
+        when: UndoWhen::Purge,
+    }),
 };
 
 pub static KUBECTL: Step = Step {
@@ -29,6 +34,11 @@ pub static KUBECTL: Step = Step {
     libs: &[template!("steps/download.lib.sh")],
     artifact: Some(|c| &c.artifacts.kubectl),
     vars: kubectl_vars,
+    undo: Some(Undo {
+        id: "remove-kubectl",
+        template: template!("steps/binary.undo.sh"),
+        when: UndoWhen::Purge,
+    }),
 };
 
 fn minikube_vars(cfg: &Config, ctx: &mut Context) {

@@ -1,6 +1,6 @@
 //! `minikube start` with the docker driver and the Cilium CNI. A running cluster whose
 //! settings differ from the profile is *blocked*, never recreated behind the user's back.
-use super::{Step, StepKind, no_vars, template};
+use super::{Step, StepKind, Undo, UndoWhen, no_vars, template};
 
 pub static STEP: Step = Step {
     id: "cluster",
@@ -13,4 +13,9 @@ pub static STEP: Step = Step {
     libs: &[template!("steps/cluster.lib.sh")],
     artifact: None,
     vars: no_vars,
+    undo: Some(Undo {
+        id: "delete-cluster",
+        template: template!("steps/cluster.undo.sh"),
+        when: UndoWhen::Always,
+    }),
 };

@@ -19,6 +19,7 @@ pub static STEP: Step = Step {
     ],
     artifact: None,
     vars,
+    undo: None,
 };
 
 /// The command run in the node: back up once, then rewrite in place.

@@ -1,7 +1,7 @@
 //! Docker Engine from Docker's own apt repository, its service, and the user in group
 //! `docker`. Adding the group asks the engine to reconnect: the open session keeps its old
 //! groups, which is the trap `newgrp` works around interactively.
-use super::{Step, StepKind, no_vars, template};
+use super::{Step, StepKind, Undo, UndoWhen, no_vars, template};
 
 pub static STEP: Step = Step {
     id: "docker",
@@ -14,4 +14,9 @@ pub static STEP: Step = Step {
     libs: &[template!("steps/docker.lib.sh")],
     artifact: None,
     vars: no_vars,
+    undo: Some(Undo {
+        id: "remove-docker",
+        template: template!("steps/docker.undo.sh"),
+        when: UndoWhen::PurgeDocker,
+    }),
 };

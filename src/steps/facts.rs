@@ -13,4 +13,5 @@ pub static STEP: Step = Step {
     libs: &[],
     artifact: None,
     vars: no_vars,
+    undo: None,
 };

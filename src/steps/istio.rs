@@ -1,6 +1,6 @@
 //! Istio in the cluster (`istioctl install --set profile=...`) and sidecar injection
 //! for the lab's namespace.
-use super::{Step, StepKind, no_vars, template};
+use super::{Step, StepKind, Undo, UndoWhen, no_vars, template};
 
 pub static STEP: Step = Step {
     id: "istio",
@@ -13,4 +13,9 @@ pub static STEP: Step = Step {
     libs: &[template!("steps/cluster.lib.sh")],
     artifact: None,
     vars: no_vars,
+    undo: Some(Undo {
+        id: "uninstall-istio",
+        template: template!("steps/istio.undo.sh"),
+        when: UndoWhen::Always,
+    }),
 };

@@ -2,7 +2,7 @@
 //! for the manifests step, with `istioctl` linked into the bin dir.
 use tera::Context;
 
-use super::{Step, StepKind, template};
+use super::{Step, StepKind, Undo, UndoWhen, template};
 use crate::config::Config;
 
 pub static STEP: Step = Step {
@@ -16,6 +16,11 @@ pub static STEP: Step = Step {
     libs: &[template!("steps/download.lib.sh")],
     artifact: Some(|c| &c.artifacts.istio),
     vars,
+    undo: Some(Undo {
+        id: "remove-istioctl",
+        template: template!("steps/istio_release.undo.sh"),
+        when: UndoWhen::Purge,
+    }),
 };
 
 /// Where the release is unpacked on the host.

@@ -3,7 +3,7 @@
 //! decides object by object what to create, change or prune (see `crate::manifests`).
 use tera::Context;
 
-use super::{Step, StepKind, template};
+use super::{Step, StepKind, Undo, UndoWhen, template};
 use crate::config::Config;
 
 pub static STEP: Step = Step {
@@ -17,6 +17,11 @@ pub static STEP: Step = Step {
     libs: &[template!("steps/cluster.lib.sh")],
     artifact: None,
     vars,
+    undo: Some(Undo {
+        id: "delete-objects",
+        template: template!("steps/manifests.undo.sh"),
+        when: UndoWhen::Always,
+    }),
 };
 
 fn vars(cfg: &Config, ctx: &mut Context) {

@@ -62,6 +62,27 @@ pub struct Step {
     pub artifact: Option<fn(&Config) -> &Artifact>,
     /// Extra template variables beyond the profile (`cfg`).
     pub vars: fn(&Config, &mut Context),
+    /// What `down` runs for this step, if anything.
+    pub undo: Option<Undo>,
+}
+
+/// When `down` undoes a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UndoWhen {
+    /// Every `down` (the cluster and what is in it).
+    Always,
+    /// `down --purge` (binaries, the Istio release, labprov's state).
+    Purge,
+    /// `down --purge-docker` only.
+    PurgeDocker,
+}
+
+/// A step's undo: its own name in reports, its script, and when it runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Undo {
+    pub id: &'static str,
+    pub template: Template,
+    pub when: UndoWhen,
 }
 
 pub fn no_vars(_: &Config, _: &mut Context) {}

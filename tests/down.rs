@@ -1,0 +1,140 @@
+//! `down` and `reset`: removing what `up` made, idempotently, and rebuilding one host's
+//! cluster without touching the others.
+
+mod common;
+
+use common::World;
+
+#[test]
+fn down_twice_then_up_again_then_purge() {
+    let world = World::start(1);
+    assert_eq!(world.labprov(&["up"]).code, 0);
+
+    let down = world.labprov(&["down", "--yes"]);
+    assert_eq!(down.code, 0, "{}", down.explain());
+    for step in ["delete-objects", "uninstall-istio", "delete-cluster"] {
+        assert_eq!(
+            down.step("h1", step)["kind"],
+            "changed",
+            "{step}: {}",
+            down.explain()
+        );
+    }
+    let minikube_deletes = |w: &World| {
+        w.calls("h1")
+            .iter()
+            .filter(|c| c["tool"] == "minikube" && c["argv"][0] == "delete")
+            .count()
+    };
+    assert_eq!(minikube_deletes(&world), 1);
+    assert!(
+        world.host_file("h1", "/usr/local/bin/minikube").exists(),
+        "binaries stay"
+    );
+
+    let again = world.labprov(&["down", "--yes"]);
+    assert_eq!(again.code, 0, "{}", again.explain());
+    assert_eq!(
+        again.tally("h1"),
+        (3, 0, 0),
+        "a second down changes nothing"
+    );
+    assert_eq!(minikube_deletes(&world), 1);
+
+    let up = world.labprov(&["up"]);
+    assert_eq!(up.code, 0, "{}", up.explain());
+    assert_eq!(up.step("h1", "cluster")["kind"], "changed");
+    assert_eq!(
+        up.step("h1", "minikube")["kind"],
+        "ok",
+        "binaries were reused"
+    );
+
+    let purge = world.labprov(&["down", "--yes", "--purge"]);
+    assert_eq!(purge.code, 0, "{}", purge.explain());
+    for path in [
+        "/usr/local/bin/minikube",
+        "/usr/local/bin/kubectl",
+        "/usr/local/bin/istioctl",
+        "/opt/labprov/istio-1.27.3",
+        "/home/student/.local/state/labprov",
+        "/home/student/.minikube",
+    ] {
+        assert!(!world.host_file("h1", path).exists(), "{path} left behind");
+    }
+    assert!(
+        world.host_file("h1", "/usr/bin/docker").exists(),
+        "Docker stays without --purge-docker"
+    );
+    let again = world.labprov(&["down", "--yes", "--purge"]);
+    assert_eq!(again.code, 0, "{}", again.explain());
+    let (_, changed, failed) = again.tally("h1");
+    assert_eq!((changed, failed), (0, 0), "{}", again.explain());
+}
+
+#[test]
+fn down_refuses_without_yes_when_nobody_can_answer() {
+    let world = World::start(1);
+    let out = common::labprov()
+        .args(["--profile", world.profile.to_str().unwrap(), "down"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let run = common::Run::new(out);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr,
+        "error: Remove the lab (objects, Istio, the cluster) on h1? Refusing without --yes: stdin is not a terminal\n"
+    );
+    assert_eq!(world.ssh_counts("h1"), (0, 0), "nothing contacted");
+}
+
+#[test]
+fn reset_rebuilds_only_the_limited_host() {
+    let world = World::start(3);
+    assert_eq!(world.labprov(&["up"]).code, 0);
+    let before: Vec<usize> = ["h1", "h3"].iter().map(|h| world.calls(h).len()).collect();
+    let ssh_before: Vec<(usize, usize)> =
+        ["h1", "h3"].iter().map(|h| world.ssh_counts(h)).collect();
+
+    let reset = world.labprov(&["reset", "--yes", "--limit", "h2"]);
+    assert_eq!(reset.code, 0, "{}", reset.explain());
+    assert_eq!(reset.step("h2", "delete-cluster")["kind"], "changed");
+    assert_eq!(reset.step("h2", "cluster")["kind"], "changed");
+    assert_eq!(
+        reset.step("h2", "minikube")["kind"],
+        "ok",
+        "binaries reused"
+    );
+    let created = reset.step("h2", "manifests")["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        created.ends_with("to create, 0 to change, 0 to prune") && !created.starts_with("0 "),
+        "{created}"
+    );
+    let hosts: Vec<&String> = reset.summary()["hosts"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(hosts, ["h2"]);
+
+    let after: Vec<usize> = ["h1", "h3"].iter().map(|h| world.calls(h).len()).collect();
+    assert_eq!(before, after, "no stand-in call on the other hosts");
+    let ssh_after: Vec<(usize, usize)> = ["h1", "h3"].iter().map(|h| world.ssh_counts(h)).collect();
+    assert_eq!(
+        ssh_before, ssh_after,
+        "the other hosts were not even contacted"
+    );
+
+    let status = world.labprov(&["status"]);
+    for h in ["h1", "h2", "h3"] {
+        assert!(
+            status.states(h).iter().all(|(_, s)| s == "converged"),
+            "{h}: {:?}",
+            status.states(h)
+        );
+    }
+}
