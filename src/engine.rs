@@ -536,32 +536,25 @@ async fn gather_manifest_plan(
     scope: &Scope,
     transport: &Transport,
 ) -> Result<ManifestPlan, Applied> {
-    let failed = |e: crate::error::Error| Applied::Failed(e.to_string());
-    {
-        {
-            let step = crate::steps::find("manifests").expect("registered");
-            let script = sh
-                .renderer
-                .check_script(&sh.cfg, &[step], Some(&scope.release_files()))
-                .map_err(failed)?;
-            let out = transport
-                .run(&script, None)
-                .await
-                .map_err(|e| Applied::Lost(e.to_string()))?;
-            let mut again = parse_checks(&host.name, &out);
-            decide_manifests(&sh.cfg, scope, &mut again);
-            match again.manifests.take() {
-                Some(p) => Ok(p),
-                None => {
-                    let why = again
-                        .get("manifests")
-                        .map(|c| c.reasons.join("; "))
-                        .unwrap_or_else(|| "the manifests check did not report".into());
-                    return Err(Applied::Failed(why));
-                }
-            }
-        }
-    }
+    let step = crate::steps::find("manifests").expect("registered");
+    let script = sh
+        .renderer
+        .check_script(&sh.cfg, &[step], Some(&scope.release_files()))
+        .map_err(|e| Applied::Failed(e.to_string()))?;
+    let out = transport
+        .run(&script, None)
+        .await
+        .map_err(|e| Applied::Lost(e.to_string()))?;
+    let mut again = parse_checks(&host.name, &out);
+    decide_manifests(&sh.cfg, scope, &mut again);
+    again.manifests.take().ok_or_else(|| {
+        Applied::Failed(
+            again
+                .get("manifests")
+                .map(|c| c.reasons.join("; "))
+                .unwrap_or_else(|| "the manifests check did not report".into()),
+        )
+    })
 }
 
 /// Carry out a manifest plan bundle by bundle.

@@ -154,7 +154,7 @@ fn crownlabs_without_hosts_asks_for_them() {
     assert_eq!(run.code, 2);
     assert_eq!(
         run.stderr,
-        "error: <builtin profile crownlabs> lists no hosts: add a [[hosts]] entry or pass --hosts ADDRESS\n"
+        "error: <builtin profile crownlabs> lists no hosts: add a [[hosts]] entry or pass --hosts ADDRESS or --hosts-file FILE\n"
     );
 }
 
