@@ -109,6 +109,22 @@ pub enum Command {
         #[command(flatten)]
         targets: Targets,
     },
+    /// Open the lab's dashboards and the ingress gateway on 127.0.0.1, through the jump host,
+    /// and keep them open until Ctrl-C.
+    Tunnel {
+        /// Services: dashboard, kiali, grafana, jaeger, prometheus, gateway, ssh
+        /// (default: all but ssh).
+        #[arg(value_name = "SERVICE")]
+        services: Vec<String>,
+        /// Also forward LOCAL_PORT:REMOTE_HOST:REMOTE_PORT (REMOTE_HOST as the VM sees it).
+        #[arg(long = "forward", value_name = "LOCAL:HOST:PORT")]
+        forwards: Vec<crate::tunnel::CustomForward>,
+        /// Seconds between health checks of every forward.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=300))]
+        check_every: u64,
+        #[command(flatten)]
+        targets: Targets,
+    },
     /// Write every script labprov would send to a host into DIR; contacts nothing.
     Render {
         /// Output directory (created if missing).

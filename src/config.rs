@@ -39,6 +39,8 @@ pub struct Config {
     pub paths: Paths,
     pub parallel: usize,
     pub lab: Lab,
+    /// Local port of each `labprov tunnel` service.
+    pub tunnel: std::collections::BTreeMap<String, u16>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -533,6 +535,7 @@ impl Config {
             paths: Paths { bin_dir, istio_dir },
             parallel,
             lab: lab(layers)?,
+            tunnel: tunnel_ports(layers)?,
         })
     }
 }
@@ -1008,4 +1011,42 @@ fn lab(layers: &[Layer]) -> Result<Lab> {
         rollout_timeout,
         weights,
     })
+}
+
+fn tunnel_ports(layers: &[Layer]) -> Result<std::collections::BTreeMap<String, u16>> {
+    fn t(r: &crate::profile::RawProfile) -> Option<&crate::profile::RawTunnel> {
+        r.tunnel.as_ref()
+    }
+    type PortOf = fn(&crate::profile::RawTunnel) -> Option<&Spanned<u16>>;
+    let fields: [(&str, u16, PortOf); 7] = [
+        ("dashboard", 8001, |r| r.dashboard.as_ref()),
+        ("kiali", 20001, |r| r.kiali.as_ref()),
+        ("grafana", 3000, |r| r.grafana.as_ref()),
+        ("jaeger", 16686, |r| r.jaeger.as_ref()),
+        ("prometheus", 9090, |r| r.prometheus.as_ref()),
+        ("gateway", 8080, |r| r.gateway.as_ref()),
+        ("ssh", 2222, |r| r.ssh.as_ref()),
+    ];
+    let mut ports = std::collections::BTreeMap::new();
+    let mut used: Vec<(u16, &str)> = Vec::new();
+    for (name, default, get) in fields {
+        let port = match pick(layers, |r| get(t(r)?)) {
+            None => default,
+            Some(p) if p.value == 0 => {
+                return Err(p.invalid(&format!("tunnel.{name}"), "port 0 is not a port"));
+            }
+            Some(p) => {
+                if let Some((_, other)) = used.iter().find(|(u, _)| *u == p.value) {
+                    return Err(p.invalid(
+                        &format!("tunnel.{name}"),
+                        format!("port {} is also the port of {other}", p.value),
+                    ));
+                }
+                p.value
+            }
+        };
+        used.push((port, name));
+        ports.insert(name.to_string(), port);
+    }
+    Ok(ports)
 }

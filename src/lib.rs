@@ -21,6 +21,7 @@ pub mod render;
 pub mod report;
 pub mod steps;
 pub mod transport;
+pub mod tunnel;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -71,6 +72,35 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
             let n = render_to(&cfg, out)?;
             report.info(&format!("wrote {n} files to {}", out.display()));
             return Ok(0);
+        }
+        Command::Tunnel {
+            services,
+            forwards,
+            check_every,
+            targets,
+        } => {
+            let cfg = load_config(cli.profile.as_deref())?;
+            let hosts = inventory::select(&cfg, targets, None)?;
+            let [host] = hosts.as_slice() else {
+                let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+                return Err(Error::Usage {
+                    message: format!(
+                        "tunnel: pick one host with --limit NAME (hosts: {})",
+                        names.join(", ")
+                    ),
+                });
+            };
+            let runtime = tokio::runtime::Runtime::new().map_err(|e| Error::Usage {
+                message: format!("cannot start runtime: {e}"),
+            })?;
+            return runtime.block_on(tunnel::run(
+                &cfg,
+                host,
+                services,
+                forwards,
+                report.clone(),
+                std::time::Duration::from_secs(*check_every),
+            ));
         }
         Command::Up { targets } => (Mode::Up, targets),
         Command::Plan { targets } => (Mode::Plan, targets),
@@ -259,5 +289,9 @@ fn render_to(cfg: &Config, dir: &Path) -> Result<usize> {
         &renderer.manifests_state()?,
     )?;
     n += 3;
+    for (name, text) in tunnel::scripts(cfg)? {
+        write(&dir.join(name), &text)?;
+        n += 1;
+    }
     Ok(n)
 }

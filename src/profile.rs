@@ -68,6 +68,20 @@ pub struct RawProfile {
     pub paths: Option<RawPaths>,
     pub run: Option<RawRun>,
     pub lab: Option<RawLab>,
+    pub tunnel: Option<RawTunnel>,
+}
+
+/// Local ports of `labprov tunnel`, one per service.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTunnel {
+    pub dashboard: Option<Spanned<u16>>,
+    pub kiali: Option<Spanned<u16>>,
+    pub grafana: Option<Spanned<u16>>,
+    pub jaeger: Option<Spanned<u16>>,
+    pub prometheus: Option<Spanned<u16>>,
+    pub gateway: Option<Spanned<u16>>,
+    pub ssh: Option<Spanned<u16>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -314,6 +314,27 @@ impl Report {
         Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
     }
 
+    /// A tunnel line: a URL opened, or a forwarder restored.
+    pub fn tunnel(&self, event: &serde_json::Value) {
+        let st = self.state.lock().expect("report lock");
+        if self.mode == OutputMode::Json {
+            let mut v = event.clone();
+            v["type"] = json!("tunnel");
+            self.json(v);
+            return;
+        }
+        let service = event["service"].as_str().unwrap_or("?");
+        let text = match (event.get("url"), event.get("restarted")) {
+            (Some(url), _) => format!("{service:<11} {}", url.as_str().unwrap_or("")),
+            (None, Some(what)) => format!(
+                "{service:<11} restored ({} restarted)",
+                what.as_str().unwrap_or("")
+            ),
+            _ => format!("{service:<11} {event}"),
+        };
+        self.line(&st, &text);
+    }
+
     /// Raw text for stdout, such as shell completions.
     pub fn raw(&self, bytes: &[u8]) {
         let _ = std::io::stdout().lock().write_all(bytes);

@@ -19,6 +19,18 @@ fn scripts(dir: &Path) -> Vec<std::path::PathBuf> {
     for f in ["apply.sh", "prune.sh", "state.sh"] {
         out.push(dir.join("manifests").join(f));
     }
+    for f in [
+        "dashboard",
+        "kiali",
+        "grafana",
+        "jaeger",
+        "prometheus",
+        "minikube-tunnel",
+        "gateway",
+        "stop",
+    ] {
+        out.push(dir.join("tunnel").join(format!("{f}.sh")));
+    }
     out
 }
 
@@ -39,7 +51,7 @@ fn crownlabs_scripts_are_written_and_pass_shellcheck() {
     assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(
         run.stdout,
-        format!("wrote 19 files to {}\n", dir.path().display())
+        format!("wrote 27 files to {}\n", dir.path().display())
     );
     let files = scripts(dir.path());
     let names: Vec<String> = files
@@ -60,7 +72,15 @@ fn crownlabs_scripts_are_written_and_pass_shellcheck() {
             "apply/08-istio.sh",
             "manifests/apply.sh",
             "manifests/prune.sh",
-            "manifests/state.sh"
+            "manifests/state.sh",
+            "tunnel/dashboard.sh",
+            "tunnel/kiali.sh",
+            "tunnel/grafana.sh",
+            "tunnel/jaeger.sh",
+            "tunnel/prometheus.sh",
+            "tunnel/minikube-tunnel.sh",
+            "tunnel/gateway.sh",
+            "tunnel/stop.sh"
         ]
     );
     let check = Command::new("shellcheck")

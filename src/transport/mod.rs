@@ -73,6 +73,23 @@ impl Transport {
         }
     }
 
+    /// Open (or close) a local forward `127.0.0.1:local` → `host:port` on the remote side.
+    pub async fn forward(
+        &self,
+        local: u16,
+        host: &str,
+        port: u16,
+        open: bool,
+    ) -> Result<(), ConnectFailure> {
+        match self {
+            Transport::Local(_) => Err(ConnectFailure {
+                target: "local".into(),
+                reason: "forwards are for hosts reached over SSH".into(),
+            }),
+            Transport::Ssh(s) => s.forward(local, host, port, open).await,
+        }
+    }
+
     pub async fn close(self) {
         if let Transport::Ssh(s) = self {
             s.close().await;

@@ -269,6 +269,43 @@ impl Ssh {
         }
     }
 
+    /// Forward `127.0.0.1:local` here to `host:port` as seen from the remote host, on the
+    /// same master connection.
+    pub async fn forward(
+        &self,
+        local: u16,
+        host: &str,
+        port: u16,
+        open: bool,
+    ) -> Result<(), ConnectFailure> {
+        let lost = |reason: String| ConnectFailure {
+            target: self.target(),
+            reason,
+        };
+        let session = self
+            .session
+            .as_ref()
+            .ok_or_else(|| lost("not connected".into()))?;
+        let listen = openssh::Socket::TcpSocket {
+            host: "127.0.0.1".into(),
+            port: local,
+        };
+        let connect = openssh::Socket::TcpSocket {
+            host: host.to_string().into(),
+            port,
+        };
+        let result = if open {
+            session
+                .request_port_forward(openssh::ForwardType::Local, listen, connect)
+                .await
+        } else {
+            session
+                .close_port_forward(openssh::ForwardType::Local, listen, connect)
+                .await
+        };
+        result.map_err(|e| lost(describe(&e)))
+    }
+
     pub async fn close(mut self) {
         if let Some(s) = self.session.take() {
             let _ = s.close().await;

@@ -1,0 +1,609 @@
+//! `labprov tunnel`: the lab's web UIs and the ingress gateway on this machine's loopback,
+//! through the jump host, kept alive until Ctrl-C.
+//!
+//! For each service a forwarder runs on the VM (`kubectl port-forward`, `minikube dashboard`,
+//! `minikube tunnel` for the gateway), started detached so it outlives an SSH channel and
+//! recorded by pid; an SSH local forward on the host's one master connection brings it to
+//! `127.0.0.1:<port>` here. A health loop fetches every URL every few seconds and restarts
+//! whatever died. On Ctrl-C the forwarders this run started are stopped, and only those.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use tera::Context;
+
+use crate::config::{Config, Host};
+use crate::error::{Error, Result, tail};
+use crate::report::Report;
+use crate::transport::{Bastion, Transport};
+
+/// Where forwarders keep their pid and log files on the host.
+const DIR: &str = "$HOME/.local/state/labprov/host/tunnels";
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    /// `kubectl port-forward -n NS TARGET VMPORT:REMOTE`.
+    PortForward {
+        namespace: &'static str,
+        target: &'static str,
+        remote: u16,
+    },
+    /// `minikube dashboard --url --port VMPORT`.
+    Dashboard,
+    /// `minikube tunnel`, then a forward to the gateway's address.
+    Gateway,
+    /// The VM's own sshd.
+    Ssh,
+}
+
+struct Service {
+    name: &'static str,
+    kind: Kind,
+    /// The path of the URL to show and to check.
+    path: &'static str,
+}
+
+const SERVICES: &[Service] = &[
+    Service {
+        name: "dashboard",
+        kind: Kind::Dashboard,
+        path: "/api/v1/namespaces/kubernetes-dashboard/services/http:kubernetes-dashboard:/proxy/",
+    },
+    Service {
+        name: "kiali",
+        kind: Kind::PortForward {
+            namespace: "istio-system",
+            target: "svc/kiali",
+            remote: 20001,
+        },
+        path: "/kiali",
+    },
+    Service {
+        name: "grafana",
+        kind: Kind::PortForward {
+            namespace: "istio-system",
+            target: "svc/grafana",
+            remote: 3000,
+        },
+        path: "/",
+    },
+    Service {
+        name: "jaeger",
+        kind: Kind::PortForward {
+            namespace: "istio-system",
+            target: "svc/tracing",
+            remote: 80,
+        },
+        path: "/",
+    },
+    Service {
+        name: "prometheus",
+        kind: Kind::PortForward {
+            namespace: "istio-system",
+            target: "svc/prometheus",
+            remote: 9090,
+        },
+        path: "/",
+    },
+    Service {
+        name: "gateway",
+        kind: Kind::Gateway,
+        path: "/productpage",
+    },
+    Service {
+        name: "ssh",
+        kind: Kind::Ssh,
+        path: "",
+    },
+];
+
+/// A user's `--forward LOCAL:HOST:PORT`, as in the guide's `ssh -L` examples.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomForward {
+    pub local: u16,
+    pub host: String,
+    pub port: u16,
+}
+
+impl std::str::FromStr for CustomForward {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let bad = || format!("`{s}` is not LOCAL_PORT:REMOTE_HOST:REMOTE_PORT");
+        let (local, rest) = s.split_once(':').ok_or_else(bad)?;
+        let (host, port) = rest.rsplit_once(':').ok_or_else(bad)?;
+        let host = host.trim_matches(|c| c == '[' || c == ']');
+        let valid_host = host.parse::<std::net::IpAddr>().is_ok()
+            || (!host.is_empty() && host.split('.').all(crate::config::is_dns_label));
+        if !valid_host {
+            return Err(bad());
+        }
+        Ok(CustomForward {
+            local: local.parse().map_err(|_| bad())?,
+            host: host.to_string(),
+            port: port.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
+/// One thing to keep open: where it listens here, where it goes there, what proves it works.
+#[derive(Debug, Clone)]
+struct Forward {
+    label: String,
+    local: u16,
+    remote_host: String,
+    remote_port: u16,
+    /// `Some(path)`: check over HTTP; `None`: check the SSH banner or just the connection.
+    http_path: Option<String>,
+    banner: bool,
+    /// The VM-side forwarder that backs it, if any.
+    forwarder: Option<&'static str>,
+}
+
+/// Resolve names to services and check every local port before anything starts.
+fn plan(
+    cfg: &Config,
+    names: &[String],
+    custom: &[CustomForward],
+) -> Result<Vec<(Option<&'static Service>, u16)>> {
+    let mut chosen: Vec<(Option<&'static Service>, u16)> = Vec::new();
+    let names: Vec<String> = if names.is_empty() && custom.is_empty() {
+        SERVICES
+            .iter()
+            .filter(|s| s.name != "ssh")
+            .map(|s| s.name.to_string())
+            .collect()
+    } else {
+        names.to_vec()
+    };
+    for n in &names {
+        let Some(s) = SERVICES.iter().find(|s| s.name == n) else {
+            let all: Vec<&str> = SERVICES.iter().map(|s| s.name).collect();
+            return Err(Error::Usage {
+                message: format!("tunnel: no service `{n}` (services: {})", all.join(", ")),
+            });
+        };
+        chosen.push((Some(s), cfg.tunnel[s.name]));
+    }
+    for c in custom {
+        chosen.push((None, c.local));
+    }
+    for (i, (s, port)) in chosen.iter().enumerate() {
+        let label = s.map_or_else(|| format!("--forward {port}"), |s| s.name.to_string());
+        if let Some((other, _)) = chosen[..i].iter().find(|(_, p)| p == port) {
+            let other = other.map_or("a --forward".to_string(), |o| o.name.to_string());
+            return Err(Error::Usage {
+                message: format!(
+                    "tunnel: local port {port} of {label} is also the port of {other}"
+                ),
+            });
+        }
+        if let Err(e) = TcpListener::bind(("127.0.0.1", *port)) {
+            return Err(Error::Usage {
+                message: format!(
+                    "tunnel: local port {port} for {label} is taken ({e}); change `tunnel.{label}` in the profile"
+                ),
+            });
+        }
+    }
+    Ok(chosen)
+}
+
+fn render(name: &str, text: &str, ctx: &Context) -> Result<String> {
+    let mut tera = tera::Tera::default();
+    tera.autoescape_on(vec![]);
+    tera.register_filter(
+        "q",
+        |v: &tera::Value, _: &std::collections::HashMap<String, tera::Value>| {
+            let s = v
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string());
+            shlex::try_quote(&s)
+                .map(|q| tera::Value::String(q.into_owned()))
+                .map_err(|e| tera::Error::msg(e.to_string()))
+        },
+    );
+    tera.render_str(text, ctx).map_err(|e| Error::Template {
+        name: name.into(),
+        message: e.to_string(),
+    })
+}
+
+const ENSURE: &str = include_str!("../templates/tunnel/ensure.sh");
+const GATEWAY: &str = include_str!("../templates/tunnel/gateway.sh");
+const STOP: &str = include_str!("../templates/tunnel/stop.sh");
+
+fn q(s: &str) -> String {
+    shlex::try_quote(s)
+        .map(|c| c.into_owned())
+        .unwrap_or_default()
+}
+
+/// The ensure script for a VM-side forwarder.
+fn ensure_script(cfg: &Config, name: &str, cmd: &str, ready: &str) -> Result<String> {
+    let mut ctx = Context::new();
+    ctx.insert("cfg", cfg);
+    ctx.insert("dir", DIR);
+    ctx.insert("name", name);
+    ctx.insert("cmd", cmd);
+    ctx.insert("ready", ready);
+    render("tunnel/ensure.sh", ENSURE, &ctx)
+}
+
+/// The forwarder command and its "ready" marker for a service, on VM port `port`.
+fn forwarder(cfg: &Config, s: &Service, port: u16) -> Option<(String, String)> {
+    let bin = &cfg.paths.bin_dir;
+    match s.kind {
+        Kind::PortForward {
+            namespace,
+            target,
+            remote,
+        } => Some((
+            format!(
+                "{} port-forward --address 127.0.0.1 -n {} {} {port}:{remote}",
+                q(&format!("{bin}/kubectl")),
+                q(namespace),
+                q(target)
+            ),
+            "Forwarding from".into(),
+        )),
+        Kind::Dashboard => Some((
+            format!(
+                "{} dashboard --url --port {port}",
+                q(&format!("{bin}/minikube"))
+            ),
+            "http://".into(),
+        )),
+        Kind::Gateway | Kind::Ssh => None,
+    }
+}
+
+/// Every script `tunnel` may send, for `labprov render`.
+pub fn scripts(cfg: &Config) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for s in SERVICES {
+        if let Some((cmd, ready)) = forwarder(cfg, s, cfg.tunnel[s.name]) {
+            out.push((
+                format!("tunnel/{}.sh", s.name),
+                ensure_script(cfg, s.name, &cmd, &ready)?,
+            ));
+        }
+    }
+    let tunnel_cmd = format!("{} tunnel", q(&format!("{}/minikube", cfg.paths.bin_dir)));
+    out.push((
+        "tunnel/minikube-tunnel.sh".into(),
+        ensure_script(cfg, "minikube-tunnel", &tunnel_cmd, "")?,
+    ));
+    let mut ctx = Context::new();
+    ctx.insert("cfg", cfg);
+    out.push((
+        "tunnel/gateway.sh".into(),
+        render("tunnel/gateway.sh", GATEWAY, &ctx)?,
+    ));
+    ctx.insert("dir", DIR);
+    ctx.insert("names", &["kiali", "minikube-tunnel"]);
+    out.push((
+        "tunnel/stop.sh".into(),
+        render("tunnel/stop.sh", STOP, &ctx)?,
+    ));
+    Ok(out)
+}
+
+struct Session<'a> {
+    cfg: &'a Config,
+    host: &'a Host,
+    transport: Transport,
+    report: &'a Report,
+    /// Forwarders this run started (and must stop).
+    started: Vec<&'static str>,
+}
+
+impl Session<'_> {
+    async fn run(&self, script: &str, what: &str) -> Result<String, String> {
+        let out = self
+            .transport
+            .run(script, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        if out.code != 0 {
+            return Err(format!(
+                "{what} exited {}: {}",
+                out.code,
+                tail(&out.stderr, 3)
+            ));
+        }
+        Ok(out.stdout)
+    }
+
+    /// Make sure a VM-side forwarder runs; remember it if this run started it.
+    async fn ensure(&mut self, name: &'static str, cmd: &str, ready: &str) -> Result<(), String> {
+        let script = ensure_script(self.cfg, name, cmd, ready).map_err(|e| e.to_string())?;
+        let out = self
+            .run(&script, &format!("starting {name} on {}", self.host.name))
+            .await?;
+        if out.lines().any(|l| l.starts_with("::started")) && !self.started.contains(&name) {
+            self.started.push(name);
+        }
+        Ok(())
+    }
+
+    /// Bring up the VM side of a forward; returns where the SSH forward must connect.
+    async fn bring_up(&mut self, s: &'static Service, port: u16) -> Result<(String, u16), String> {
+        match s.kind {
+            Kind::PortForward { .. } | Kind::Dashboard => {
+                let (cmd, ready) = forwarder(self.cfg, s, port).expect("has a forwarder");
+                self.ensure(s.name, &cmd, &ready).await?;
+                Ok(("127.0.0.1".into(), port))
+            }
+            Kind::Gateway => {
+                let cmd = format!(
+                    "{} tunnel",
+                    q(&format!("{}/minikube", self.cfg.paths.bin_dir))
+                );
+                // minikube tunnel prints nothing useful to wait for; the gateway script
+                // waits for the address it assigns.
+                self.ensure("minikube-tunnel", &cmd, "").await?;
+                let mut ctx = Context::new();
+                ctx.insert("cfg", self.cfg);
+                let script =
+                    render("tunnel/gateway.sh", GATEWAY, &ctx).map_err(|e| e.to_string())?;
+                let out = self.run(&script, "finding the ingress gateway").await?;
+                let line = out
+                    .lines()
+                    .find_map(|l| l.strip_prefix("::gateway "))
+                    .ok_or("the gateway script reported no address")?;
+                let (ip, p) = line
+                    .split_once(' ')
+                    .ok_or("the gateway script reported no port")?;
+                Ok((
+                    ip.to_string(),
+                    p.trim()
+                        .parse()
+                        .map_err(|_| format!("bad gateway port {p}"))?,
+                ))
+            }
+            Kind::Ssh => Ok(("127.0.0.1".into(), 22)),
+        }
+    }
+
+    async fn stop_started(&self) {
+        if self.started.is_empty() {
+            return;
+        }
+        let mut ctx = Context::new();
+        ctx.insert("dir", DIR);
+        ctx.insert("names", &self.started);
+        if let Ok(script) = render("tunnel/stop.sh", STOP, &ctx) {
+            let _ = self.transport.run(&script, None).await;
+        }
+    }
+}
+
+async fn healthy(client: &reqwest::Client, f: &Forward) -> bool {
+    match &f.http_path {
+        Some(path) => client
+            .get(format!("http://127.0.0.1:{}{path}", f.local))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().as_u16() < 500),
+        None => {
+            let Ok(Ok(mut stream)) = tokio::time::timeout(
+                Duration::from_secs(2),
+                tokio::net::TcpStream::connect(("127.0.0.1", f.local)),
+            )
+            .await
+            else {
+                return false;
+            };
+            if !f.banner {
+                return true;
+            }
+            use tokio::io::AsyncReadExt;
+            let mut buf = [0u8; 4];
+            matches!(
+                tokio::time::timeout(Duration::from_secs(3), stream.read_exact(&mut buf)).await,
+                Ok(Ok(_)) if &buf == b"SSH-"
+            )
+        }
+    }
+}
+
+/// Run `labprov tunnel` on one host until Ctrl-C. Returns the exit code.
+pub async fn run(
+    cfg: &Config,
+    host: &Host,
+    names: &[String],
+    custom: &[CustomForward],
+    report: Arc<Report>,
+    interval: Duration,
+) -> Result<i32> {
+    let chosen = plan(cfg, names, custom)?;
+    if host.is_local() {
+        return Err(Error::Usage {
+            message: format!(
+                "tunnel: {} is this machine; its services are reachable without a tunnel",
+                host.name
+            ),
+        });
+    }
+    report.phase(&host.name, "connecting");
+    let bastion = match Bastion::connect(cfg).await {
+        Ok(b) => b,
+        Err(e) => {
+            report.error(&e.to_string());
+            return Ok(1);
+        }
+    };
+    let transport = match Transport::connect(cfg, host, bastion.as_ref()).await {
+        Ok(t) => t,
+        Err(e) => {
+            report.error(&e.to_string());
+            return Ok(1);
+        }
+    };
+    let mut session = Session {
+        cfg,
+        host,
+        transport,
+        report: &report,
+        started: Vec::new(),
+    };
+    let code = serve(&mut session, &chosen, custom, interval).await;
+    session.report.phase(&host.name, "stopping forwarders");
+    session.stop_started().await;
+    session.report.host_done(&host.name);
+    session.transport.close().await;
+    if let Some(b) = bastion {
+        b.close().await;
+    }
+    Ok(code)
+}
+
+async fn serve(
+    session: &mut Session<'_>,
+    chosen: &[(Option<&'static Service>, u16)],
+    custom: &[CustomForward],
+    interval: Duration,
+) -> i32 {
+    let report = session.report;
+    let mut forwards: Vec<Forward> = Vec::new();
+    let mut customs = custom.iter();
+    for (s, port) in chosen {
+        report.phase(
+            &session.host.name,
+            &format!("starting {}", s.map_or("forward", |s| s.name)),
+        );
+        let f = match s {
+            Some(s) => match session.bring_up(s, *port).await {
+                Ok((host, remote_port)) => Forward {
+                    label: s.name.to_string(),
+                    local: *port,
+                    remote_host: host,
+                    remote_port,
+                    http_path: (!s.path.is_empty()).then(|| s.path.to_string()),
+                    banner: matches!(s.kind, Kind::Ssh),
+                    forwarder: match s.kind {
+                        Kind::Gateway => Some("minikube-tunnel"),
+                        Kind::Ssh => None,
+                        _ => Some(s.name),
+                    },
+                },
+                Err(why) => {
+                    report.error(&format!("{}: {}: {why}", session.host.name, s.name));
+                    return 1;
+                }
+            },
+            None => {
+                let c = customs.next().expect("one custom per unnamed entry");
+                Forward {
+                    label: format!("{}:{}", c.host, c.port),
+                    local: c.local,
+                    remote_host: c.host.clone(),
+                    remote_port: c.port,
+                    http_path: None,
+                    banner: false,
+                    forwarder: None,
+                }
+            }
+        };
+        if let Err(e) = session
+            .transport
+            .forward(f.local, &f.remote_host, f.remote_port, true)
+            .await
+        {
+            report.error(&format!(
+                "{}: forward for {}: {e}",
+                session.host.name, f.label
+            ));
+            return 1;
+        }
+        forwards.push(f);
+    }
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client builds");
+    for f in &forwards {
+        if !healthy(&client, f).await {
+            report.warn(&format!(
+                "{} does not answer yet on 127.0.0.1:{}",
+                f.label, f.local
+            ));
+        }
+        let url = match &f.http_path {
+            Some(p) => format!("http://127.0.0.1:{}{p}", f.local),
+            None if f.banner => format!(
+                "ssh -p {} {}@127.0.0.1",
+                f.local,
+                session.cfg.ssh.user.as_deref().unwrap_or("USER")
+            ),
+            None => format!("127.0.0.1:{}", f.local),
+        };
+        report.tunnel(&json!({"service": f.label, "url": url, "to": format!("{}:{}", f.remote_host, f.remote_port)}));
+    }
+    report.phase(&session.host.name, "tunnels open; Ctrl-C to close");
+    let mut ticker = tokio::time::interval(interval);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return 0,
+            _ = ticker.tick() => {}
+        }
+        for f in &forwards {
+            if healthy(&client, f).await {
+                continue;
+            }
+            // Restart what died on the VM, then renew the SSH forward.
+            let restarted = match f.forwarder {
+                Some(name) => {
+                    let s = SERVICES.iter().find(|s| s.name == f.label);
+                    match s {
+                        Some(s) => session.bring_up(s, f.local).await.map(|_| ()),
+                        None => Ok(()),
+                    }
+                    .map(|_| name)
+                }
+                None => Ok("ssh forward"),
+            };
+            let _ = session
+                .transport
+                .forward(f.local, &f.remote_host, f.remote_port, false)
+                .await;
+            let forwarded = session
+                .transport
+                .forward(f.local, &f.remote_host, f.remote_port, true)
+                .await;
+            match (restarted, forwarded) {
+                (Ok(what), Ok(())) => report
+                    .tunnel(&json!({"service": f.label, "event": "restored", "restarted": what})),
+                (Err(why), _) => report.warn(&format!("{}: cannot restart: {why}", f.label)),
+                (_, Err(e)) => report.warn(&format!("{}: cannot renew the forward: {e}", f.label)),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn custom_forwards_parse_like_ssh_l() {
+        assert_eq!(
+            "9000:10.244.0.94:80".parse::<CustomForward>(),
+            Ok(CustomForward {
+                local: 9000,
+                host: "10.244.0.94".into(),
+                port: 80
+            })
+        );
+        assert!("1337:localhost:53522".parse::<CustomForward>().is_ok());
+        assert_eq!(
+            "9000:10.244.0.94".parse::<CustomForward>().unwrap_err(),
+            "`9000:10.244.0.94` is not LOCAL_PORT:REMOTE_HOST:REMOTE_PORT"
+        );
+    }
+}
