@@ -368,16 +368,30 @@ impl Session<'_> {
         }
     }
 
-    async fn stop_started(&self) {
+    async fn stop_started(&mut self) {
         if self.started.is_empty() {
             return;
         }
         let mut ctx = Context::new();
         ctx.insert("dir", DIR);
         ctx.insert("names", &self.started);
-        if let Ok(script) = render("tunnel/stop.sh", STOP, &ctx) {
-            let _ = self.transport.run(&script, None).await;
+        let Ok(script) = render("tunnel/stop.sh", STOP, &ctx) else {
+            return;
+        };
+        if self.transport.run(&script, None).await.is_ok() {
+            return;
         }
+        // A terminal's Ctrl-C also reaches the ProxyCommand that carries this host's
+        // connection (it shares labprov's process group): connect again to clean up.
+        if self.transport.relogin().await.is_ok() && self.transport.run(&script, None).await.is_ok()
+        {
+            return;
+        }
+        self.report.warn(&format!(
+            "{}: could not stop the forwarders started ({}); they keep running",
+            self.host.name,
+            self.started.join(", ")
+        ));
     }
 }
 

@@ -18,17 +18,22 @@ world_netns() {
 	ip netns list | awk '{print $1}' | grep -E "^lp$1-(b|h[0-9]+)\$" || true
 }
 
-# world_dir_of_running ID: recovers DIR of a running world from its sshds' command lines
-# (for stop/exec called with --id but a non-default --dir). Prints nothing if not found.
+# world_dir_of_running ID: recovers DIR of a running world from its sshds' or holders' command
+# lines (for stop/exec/fault called with --id but a non-default --dir). Prints nothing if not found.
 world_dir_of_running() {
 	local ns pid cmd re='(^| )-f (/[^ ]+)/(bastion|h[0-9]+)/sshd_config( |$)'
+	local re_holder='^(/[^ ]+)/(bastion|h[0-9]+)/holder( |$)'
 	for ns in $(world_netns "$1"); do
 		for pid in $(ip netns pids "$ns" 2>/dev/null || true); do
 			# sshd rewrites its argv into one string ("sshd: /usr/sbin/sshd -D -f ..."), so
-			# match on the space-joined command line
+			# match on the space-joined command line; a holder is "DIR/HOST/holder infinity"
 			cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || continue
 			if [[ $cmd =~ $re ]]; then
 				printf '%s\n' "${BASH_REMATCH[2]}"
+				return 0
+			fi
+			if [[ $cmd =~ $re_holder ]]; then
+				printf '%s\n' "${BASH_REMATCH[1]}"
 				return 0
 			fi
 		done
