@@ -164,3 +164,108 @@ fn the_journal_records_each_step_and_its_path_is_printed() {
     assert!(steps[1]["elapsed_ms"].as_u64().is_some());
     assert_eq!(journal["hosts"]["h1"]["failed"], false);
 }
+
+/// Run `labprov up` and call `on_event` with each JSON line as it arrives.
+fn up_streaming(world: &World, args: &[&str], mut on_event: impl FnMut(&serde_json::Value)) -> Run {
+    use std::io::{BufRead, BufReader};
+    let mut child = common::labprov()
+        .arg("--profile")
+        .arg(&world.profile)
+        .args(["--output", "json", "up"])
+        .args(args)
+        .env("XDG_CACHE_HOME", world.dir.join("controller-cache"))
+        .env("XDG_STATE_HOME", world.dir.join("controller-state"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = String::new();
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+            on_event(&v);
+        }
+        lines.push_str(&line);
+        lines.push('\n');
+    }
+    let out = child.wait_with_output().unwrap();
+    Run::new(std::process::Output {
+        status: out.status,
+        stdout: lines.into_bytes(),
+        stderr: out.stderr,
+    })
+}
+
+fn fault(world: &World, host: &str, action: &str) {
+    let out = std::process::Command::new(common::root().join("tests/world/fault"))
+        .args(["--id", &world.id.to_string(), host, action])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "fault {host} {action}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn hosts_lost_mid_run_fail_alone_and_only_failed_finishes_them() {
+    let world = World::start(4);
+    let mut stopped = false;
+    let mut cut = false;
+    let run = up_streaming(&world, &[], |e| {
+        if e["type"] == "step" && e["step"] == "docker" {
+            if e["host"] == "h2" && !stopped {
+                fault(&world, "h2", "sshd-stop");
+                stopped = true;
+            }
+            if e["host"] == "h3" && !cut {
+                fault(&world, "h3", "link-down");
+                cut = true;
+            }
+        }
+    });
+    assert!(stopped && cut, "the faults were injected mid-run");
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert_eq!(failed_hosts(&run), ["h2", "h3"], "{}", run.explain());
+    for h in ["h1", "h4"] {
+        assert_eq!(run.tally(h), (2, 8, 0), "{h} converged: {}", run.explain());
+    }
+    for h in ["h2", "h3"] {
+        // The step that was running when the host went away names the lost connection.
+        let failed: Vec<&serde_json::Value> = run
+            .events
+            .iter()
+            .filter(|e| e["type"] == "step" && e["host"] == h && e["kind"] == "failed")
+            .collect();
+        let first = failed
+            .first()
+            .unwrap_or_else(|| panic!("{h} has a failed step"));
+        let detail = first["detail"].as_str().unwrap();
+        assert!(
+            detail.contains(&format!("cannot connect to student@10.211.{}.", world.id)),
+            "{h}: {} failed with {detail}",
+            first["step"]
+        );
+        assert!(
+            failed[1..]
+                .iter()
+                .all(|e| e["detail"].as_str().unwrap().starts_with("not run: "))
+        );
+    }
+
+    fault(&world, "h2", "sshd-start");
+    fault(&world, "h3", "link-up");
+    let again = world.labprov(&["up", "--only-failed"]);
+    assert_eq!(again.code, 0, "{}", again.explain());
+    let hosts: Vec<&String> = again.summary()["hosts"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(hosts, ["h2", "h3"], "only the hosts that failed");
+    for h in ["h2", "h3"] {
+        let (_, _, failed) = again.tally(h);
+        assert_eq!(failed, 0, "{h}: {}", again.explain());
+    }
+}

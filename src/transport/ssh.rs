@@ -49,7 +49,8 @@ fn base_builder(cfg: &Config) -> SessionBuilder {
         HostKeyPolicy::AcceptNew => KnownHosts::Add,
     });
     b.connect_timeout(Duration::from_secs(cfg.ssh.connect_timeout));
-    b.server_alive_interval(Duration::from_secs(15));
+    // A cut link is noticed in about three intervals (ServerAliveCountMax 3).
+    b.server_alive_interval(Duration::from_secs(5));
     // A killed labprov must not leave masters behind for long.
     b.control_persist(ControlPersist::IdleFor(60.try_into().expect("non-zero")));
     // Socket paths must stay short (sun_path); the default dir can be deep.
