@@ -76,7 +76,8 @@ const SERVICES: &[Service] = &[
             target: "svc/tracing",
             remote: 80,
         },
-        path: "/",
+        // Istio's Jaeger addon serves its UI under /jaeger.
+        path: "/jaeger",
     },
     Service {
         name: "prometheus",
@@ -364,7 +365,15 @@ impl Session<'_> {
                         .map_err(|_| format!("bad gateway port {p}"))?,
                 ))
             }
-            Kind::Ssh => Ok(("127.0.0.1".into(), 22)),
+            // The VM's sshd, by the address labprov reached it at (sshd may not listen on
+            // loopback).
+            Kind::Ssh => Ok((
+                self.host
+                    .address
+                    .clone()
+                    .unwrap_or_else(|| "127.0.0.1".into()),
+                self.host.port.or(self.cfg.ssh.port).unwrap_or(22),
+            )),
         }
     }
 

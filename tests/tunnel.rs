@@ -234,3 +234,90 @@ fn several_hosts_need_a_limit() {
         "error: tunnel: pick one host with --limit NAME (hosts: h1, h2)\n"
     );
 }
+
+#[test]
+fn every_service_and_a_custom_forward_answer() {
+    let world = World::start(1);
+    assert_eq!(world.labprov(&["up"]).code, 0);
+    let base = 31000 + (world.id as u16) * 10;
+    let profile = world.profile_plus(
+        "all.toml",
+        &format!(
+            "[tunnel]\ndashboard = {}\nkiali = {}\ngrafana = {}\njaeger = {}\nprometheus = {}\ngateway = {}\nssh = {}\n",
+            base,
+            base + 1,
+            base + 2,
+            base + 3,
+            base + 4,
+            base + 5,
+            base + 6
+        ),
+    );
+    let custom = format!("{}:10.211.{}.11:22", base + 7, world.id);
+    let (mut child, events) = spawn_tunnel(
+        &world,
+        &profile,
+        &[
+            "dashboard",
+            "kiali",
+            "grafana",
+            "jaeger",
+            "prometheus",
+            "gateway",
+            "ssh",
+            "--forward",
+            &custom,
+        ],
+    );
+    let mut urls = std::collections::BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while urls.len() < 8 && Instant::now() < deadline {
+        if let Ok(e) = events.recv_timeout(Duration::from_secs(1))
+            && let Some(url) = e["url"].as_str()
+        {
+            urls.insert(e["service"].as_str().unwrap().to_string(), url.to_string());
+        }
+    }
+    assert_eq!(urls.len(), 8, "{urls:?}");
+    for (service, expected) in [
+        ("dashboard", "Kubernetes Dashboard"),
+        ("kiali", "Kiali"),
+        ("grafana", "Grafana"),
+        ("jaeger", "Jaeger UI"),
+        ("gateway", "Simple Bookstore App"),
+    ] {
+        let body = get(&urls[service])
+            .unwrap_or_else(|| panic!("{service} at {} does not answer", urls[service]));
+        assert_eq!(title(&body), expected, "{service}");
+    }
+    assert_eq!(
+        urls["ssh"],
+        format!("ssh -p {} student@127.0.0.1", base + 6)
+    );
+    for port in [base + 6, base + 7] {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut banner = [0u8; 4];
+        std::io::Read::read_exact(&mut s, &mut banner).unwrap();
+        assert_eq!(&banner, b"SSH-", "port {port} reaches the VM's sshd");
+    }
+    assert!(
+        Command::new("kill")
+            .args(["-INT", "--", &format!("-{}", child.id())])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(child.wait().unwrap().success());
+    std::thread::sleep(Duration::from_millis(500));
+    let left: Vec<String> = host_processes(&world, "h1")
+        .into_iter()
+        .filter(|c| {
+            c.contains("port-forward")
+                || c.contains("tunnel")
+                || c.contains("dashboard")
+                || c.contains("proxy")
+        })
+        .collect();
+    assert!(left.is_empty(), "forwarders left on the host: {left:?}");
+}

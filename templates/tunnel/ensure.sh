@@ -5,8 +5,16 @@ set -euo pipefail
 dir="{{ dir }}"
 mkdir -p "$dir"
 pidf="$dir/{{ name }}.pid"
+# Alive and not a zombie (kill -0 succeeds on a zombie until it is reaped).
+alive() {
+  local st
+  st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+  case "$st" in
+    Z*) return 1 ;;
+  esac
+}
 log="$dir/{{ name }}.log"
-if [ -s "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then
+if [ -s "$pidf" ] && alive "$(cat "$pidf")"; then
   echo "::running $(cat "$pidf")"
   exit 0
 fi
@@ -16,7 +24,7 @@ echo "$!" >"$pidf"
 {%- if not ready %}
 # Nothing to wait for in its output: alive after a moment is started.
 sleep 0.5
-if kill -0 "$(cat "$pidf")" 2>/dev/null; then
+if alive "$(cat "$pidf")"; then
   echo "::started $(cat "$pidf")"
   exit 0
 fi
@@ -29,7 +37,7 @@ for _ in $(seq 1 150); do
     echo "::started $(cat "$pidf")"
     exit 0
   fi
-  if ! kill -0 "$(cat "$pidf")" 2>/dev/null; then
+  if ! alive "$(cat "$pidf")"; then
     echo "the {{ name }} forwarder exited: $(tail -n 3 "$log")" >&2
     rm -f "$pidf"
     exit 1

@@ -16,9 +16,31 @@
 #     [n], [a:b], [*], .., ?(@.x=="y") filters, {range}..{end}, "literals"), written from
 #     the Kubernetes JSONPath reference page (kubernetes.io/docs/reference/kubectl/jsonpath);
 #   * label selectors (=, ==, !=, in, notin, exists, !exists);
-#   * the calls log (/var/lib/labprov-world/calls.log, one JSON line per invocation).
+#   * the calls log (/var/lib/labprov-world/calls.log, one JSON line per invocation; a
+#     long-running call also logs a line with "exit": null when it starts) and the signal
+#     behaviour of the real Go tools (an unhandled SIGTERM/SIGINT kills at once; the final
+#     calls.log line, exit 128+N with "signal", is written first);
+#   * "web": what answers HTTP inside the cluster, for kubectl port-forward/proxy and
+#     minikube tunnel. A pod listens on a port only while Ready. Known apps on their ports:
+#     kiali 20001 (GET / -> 302 /kiali/; /kiali, /kiali/... -> <title>Kiali</title>), grafana
+#     3000 (<title>Grafana</title>, /api/health), jaeger 16686 (Istio's addon sets the query
+#     base_path /jaeger: /jaeger... -> <title>Jaeger UI</title>, / -> 404), prometheus 9090
+#     (/ -> 302 /query; /graph, /query -> <title>Prometheus Time Series Collection and
+#     Processing Server</title>; /-/healthy, /-/ready), productpage 9080 (/, /productpage ->
+#     <title>Simple Bookstore App</title>, /health, /api/v1/products), the dashboard 9090
+#     (<title>Kubernetes Dashboard</title>); any other app answers a page titled NS/NAME on
+#     the containerPorts it declares (any port if it declares none). The Istio ingress
+#     gateway pod answers /healthz/ready on 15021 and listens on 8080 only while a Gateway
+#     selecting it has an HTTP server on 8080 (or 80); it routes by the VirtualServices bound
+#     to that Gateway (hosts, uri exact/prefix/regex, method, headers, weights, subsets via
+#     DestinationRules, rewrite, redirect, directResponse) to the destination Service's ready
+#     pods: no route -> 404 with an empty body, no ready endpoint -> 503 "no healthy
+#     upstream"; responses carry "server: istio-envoy". Each page names (HTML comment) the
+#     namespace/service, pod and port that answered. Wording from the apps' public docs
+#     and memory; real bodies are far bigger.
 # Left out: YAML anchors/aliases/tags, complex keys; strategic-merge-patch list merging
-# (lists are replaced as a whole), managedFields, watch, real HTTP.
+# (lists are replaced as a whole), managedFields, watch, real HTTP API; TLS, mTLS
+# (PeerAuthentication), non-HTTP protocols and the apps' real content.
 #
 # The stand-ins import this file from their own directory; build-mirror inlines it
 # into each shipped single-file artifact.
@@ -41,9 +63,14 @@ SERVER_URL = "https://%s:%d" % (CLUSTER_IP, API_PORT)
 
 # ----------------------------------------------------------------------------- misc
 
-def log_call(tool, argv, code):
-    """Append one JSON line to the world's calls log, if it is writable."""
-    line = json.dumps({"tool": tool, "argv": list(argv), "uid": os.getuid(), "exit": code}) + "\n"
+def log_call(tool, argv, code, **extra):
+    """Append one JSON line to the world's calls log, if it is writable.
+
+    code None marks the start of a long-running call (see run_tool); extra keys (signal)
+    are added after "exit"."""
+    rec = {"tool": tool, "argv": list(argv), "uid": os.getuid(), "exit": code}
+    rec.update(extra)
+    line = json.dumps(rec) + "\n"
     try:
         fd = os.open(CALLS_LOG, os.O_WRONLY | os.O_APPEND)
     except OSError:
@@ -57,8 +84,54 @@ def log_call(tool, argv, code):
         os.close(fd)
 
 
-def run_tool(tool, main, argv):
-    """Run main(argv) -> int, log the call, and exit with its code."""
+# The call being run (tool, argv) and whether its final line is written, for the signal
+# handlers of long-running calls.
+_CALL = {"tool": None, "argv": [], "ended": False, "extra": {}}
+
+
+def _log_end(code, **extra):
+    if _CALL["tool"] is None or _CALL["ended"]:
+        return
+    _CALL["ended"] = True
+    log_call(_CALL["tool"], _CALL["argv"], code, **dict(_CALL["extra"], **extra))
+
+
+def die_by_signal(signum, _frame=None):
+    """What a Go program does on a signal it does not handle: die of it at once (no cleanup).
+    The calls log gets the final line first (exit 128+N, "signal": "SIGTERM")."""
+    import signal
+    import sys
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass
+    _log_end(128 + signum, signal=signal.Signals(signum).name)
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+    os._exit(128 + signum)
+
+
+def sigint_like_go_default():
+    """SIGINT for a Go program that never calls signal.Notify for it: the disposition it
+    inherited stays (ignored when started with `&` by a non-interactive shell), else it kills."""
+    import signal
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, die_by_signal)
+
+
+def run_tool(tool, main, argv, long_running=False):
+    """Run main(argv) -> int, log the call, and exit with its code.
+
+    A long-running call (port-forward, proxy, tunnel, dashboard) logs a first line with
+    "exit": null as soon as it starts, so tests can count it while it runs, and its final
+    line when it ends (both with "pid", to pair them and match `echo $!`); SIGTERM kills it
+    at once as it kills the real (Go) tools, after writing the final line."""
+    import signal
+    _CALL.update(tool=tool, argv=list(argv), ended=False, extra={})
+    if long_running:
+        _CALL["extra"] = {"pid": os.getpid()}
+        log_call(tool, argv, None, pid=os.getpid())
+        signal.signal(signal.SIGTERM, die_by_signal)
     code = 1
     try:
         code = main(argv)
@@ -77,7 +150,7 @@ def run_tool(tool, main, argv):
     except KeyboardInterrupt:
         code = 130
     finally:
-        log_call(tool, argv, code)
+        _log_end(code)
     raise SystemExit(code)
 
 
@@ -1692,3 +1765,505 @@ def commit(store, sdir=None):
     cni = ((cluster.get("Config") or {}).get("KubernetesConfig") or {}).get("CNI", "")
     reconcile(store, cni)
     store.save()
+
+
+# ----------------------------------------------------------------------------- web
+#
+# What answers HTTP inside the stand-in cluster, shared by `kubectl port-forward`,
+# `kubectl proxy` (so `minikube dashboard`) and `minikube tunnel`: the web UIs of the Istio
+# addons, the dashboard, Bookinfo's productpage and the Istio ingress gateway's routing, as
+# small pages a test can tell apart (each says in an HTML comment which namespace/service,
+# pod and port answered). A pod "listens" on a port only while it is Ready; a known app on
+# its known port, any other app on the containerPorts it declares (on any port if it
+# declares none).
+
+SERVICE_CIDR = "10.96.0.0/12"
+POD_R = Resource(*BUILTIN_RESOURCES[2])
+SVC_R = Resource(*BUILTIN_RESOURCES[3])
+
+
+class Req:
+    def __init__(self, method, path, headers):
+        self.method = method
+        self.path = path
+        self.headers = headers
+
+    @property
+    def route(self):
+        return self.path.split("?", 1)[0]
+
+    @property
+    def host(self):
+        h = (self.headers.get("Host") or "") if self.headers is not None else ""
+        if h.startswith("["):
+            return h.split("]")[0] + "]"
+        return h.rsplit(":", 1)[0] if h.count(":") == 1 else h
+
+
+class Resp:
+    def __init__(self, status, body=b"", ctype="text/html; charset=utf-8", headers=None, server=None):
+        self.status = status
+        self.body = body.encode() if isinstance(body, str) else body
+        self.ctype = ctype
+        self.headers = list(headers or [])
+        self.server = server
+
+
+def _text(status, text):
+    return Resp(status, text, "text/plain; charset=utf-8")
+
+
+def _json(status, obj):
+    return Resp(status, json.dumps(obj, separators=(",", ":")) + "\n", "application/json")
+
+
+def _redirect(status, location):
+    return Resp(status, '<a href="%s">%s</a>.\n\n' % (location, {301: "Moved Permanently", 302: "Found"}[status]),
+                headers=[("Location", location)])
+
+
+def _page(title, body, who):
+    return Resp(200, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>%s</title>\n"
+                     "<!-- lab-world stand-in page: %s -->\n</head>\n<body>\n%s\n</body>\n</html>\n" % (title, who, body))
+
+
+def pod_is_ready(pod):
+    for c in (pod.get("status") or {}).get("conditions") or []:
+        if c.get("type") == "Ready":
+            return c.get("status") == "True"
+    return False
+
+
+def pods_for_labels(store, ns, match):
+    """Pods in ns whose labels carry every key=value of match (a non-empty dict)."""
+    if not match:
+        return []
+    out = []
+    for p in store.list(POD_R, ns):
+        labels = (p.get("metadata") or {}).get("labels") or {}
+        if all(labels.get(k) == v for k, v in match.items()):
+            out.append(p)
+    return out
+
+
+def active_first(pods):
+    """kubectl's ActivePods order, roughly: ready pods first, then by name."""
+    return sorted(pods, key=lambda p: (not pod_is_ready(p), (p.get("metadata") or {}).get("name", "")))
+
+
+def service_endpoints(store, svc):
+    """Ready pods behind a Service (its selector), ready first and by name."""
+    sel = (svc.get("spec") or {}).get("selector") or {}
+    ns = (svc.get("metadata") or {}).get("namespace")
+    return [p for p in active_first(pods_for_labels(store, ns, sel)) if pod_is_ready(p)]
+
+
+def declared_ports(pod):
+    return [cp for c in (pod.get("spec") or {}).get("containers") or [] for cp in c.get("ports") or []]
+
+
+def container_port_by_name(pod, name):
+    for cp in declared_ports(pod):
+        if cp.get("name") == name:
+            return int(cp.get("containerPort"))
+    return None
+
+
+def service_target_port(svc, port, pod):
+    """k8s.io/kubectl/pkg/util LookupContainerPortNumberByServicePort: (port, None) or (None, error)."""
+    spec = svc.get("spec") or {}
+    for sp in spec.get("ports") or []:
+        if int(sp.get("port", 0)) != int(port):
+            continue
+        if spec.get("clusterIP") == "None":
+            return int(port), None
+        tp = sp.get("targetPort")
+        if tp is None or tp == 0 or tp == "":
+            return int(sp["port"]), None
+        if isinstance(tp, int) or str(tp).isdigit():
+            return int(tp), None
+        n = container_port_by_name(pod, tp)
+        if n is None:
+            return None, "Pod '%s' does not have a named port '%s'" % ((pod.get("metadata") or {}).get("name"), tp)
+        return n, None
+    return None, "Service %s does not have a service port %d" % ((svc.get("metadata") or {}).get("name"), int(port))
+
+
+def app_of(pod):
+    labels = (pod.get("metadata") or {}).get("labels") or {}
+    if labels.get("istio") == "ingressgateway":
+        return "istio-ingressgateway"
+    return labels.get("app") or labels.get("k8s-app") or labels.get("app.kubernetes.io/name") or ""
+
+
+# --- the apps ----------------------------------------------------------------------
+
+def _kiali(req, who):
+    r = req.route
+    if r == "/":
+        return _redirect(302, "/kiali/")
+    if r == "/kiali" or r.startswith("/kiali/"):
+        if r.startswith("/kiali/api"):
+            return _json(200, {"status": {"Kiali state": "running", "Kiali version": "v2.13.0"}})
+        return _page("Kiali", '<div id="root">Kiali: the console for Istio service mesh</div>', who)
+    return _text(404, "404 page not found\n")
+
+
+def _grafana(req, who):
+    r = req.route
+    if r == "/api/health":
+        return _json(200, {"database": "ok", "version": "12.0.1"})
+    if r.startswith("/api/"):
+        return _json(404, {"message": "Not found"})
+    return _page("Grafana", '<div id="reactRoot">Grafana</div>', who)
+
+
+def _jaeger(req, who):
+    # Istio's samples/addons/jaeger.yaml sets the query extension's base_path: /jaeger.
+    r = req.route
+    if r == "/jaeger" or r.startswith("/jaeger/"):
+        if r.startswith("/jaeger/api/services"):
+            return _json(200, {"data": ["istio-ingressgateway.istio-system", "productpage.default"], "total": 2,
+                               "limit": 0, "offset": 0, "errors": None})
+        return _page("Jaeger UI", '<div id="jaeger-ui-root">Jaeger UI</div>', who)
+    return _text(404, "404 page not found\n")
+
+
+def _prometheus(req, who):
+    r = req.route
+    if r == "/":
+        return _redirect(302, "/query")
+    if r == "/-/healthy":
+        return _text(200, "Prometheus Server is Healthy.\n")
+    if r == "/-/ready":
+        return _text(200, "Prometheus Server is Ready.\n")
+    if r in ("/graph", "/query", "/alerts", "/targets", "/status"):
+        return _page("Prometheus Time Series Collection and Processing Server", '<div id="root">Prometheus</div>', who)
+    if r.startswith("/api/v1/"):
+        return _json(200, {"status": "success", "data": {"resultType": "vector", "result": []}})
+    return _text(404, "404 page not found\n")
+
+
+BOOKINFO_PRODUCTS = [{"id": 0, "title": "The Comedy of Errors",
+                      "descriptionHtml": "<a href=\"https://en.wikipedia.org/wiki/The_Comedy_of_Errors\">Wikipedia Summary</a>: "
+                                         "The Comedy of Errors is one of <b>William Shakespeare's</b> early plays."}]
+
+
+def _productpage(req, who):
+    r = req.route
+    if r == "/":
+        return _page("Simple Bookstore App", "<h3>Hello! This is a simple bookstore application consisting of three "
+                                             "services as shown below</h3>", who)
+    if r == "/productpage":
+        return _page("Simple Bookstore App", "<h3>The Comedy of Errors</h3>\n<p>Summary: The Comedy of Errors is one "
+                                             "of William Shakespeare's early plays.</p>\n<h4>Book Details</h4>\n"
+                                             "<h4>Book Reviews</h4>", who)
+    if r == "/health":
+        return _json(200, {"status": "Product page is healthy"})
+    if r == "/api/v1/products":
+        return _json(200, BOOKINFO_PRODUCTS)
+    if r.startswith("/api/v1/products/"):
+        return _json(200, {"id": 0, "type": "paperback", "pages": 200, "publisher": "PublisherA",
+                           "language": "English", "ISBN-10": "1234567890", "ISBN-13": "123-1234567890"})
+    if r in ("/login", "/logout"):
+        return _redirect(302, "/productpage")
+    if r.startswith("/static/"):
+        return Resp(200, "/* bookinfo static */\n", "text/css")
+    return _text(404, "404 Not Found\n")
+
+
+def _dashboard(req, who):
+    if req.route.startswith("/api/"):
+        return _json(200, {"listMeta": {"totalItems": 0}, "items": []})
+    return _page("Kubernetes Dashboard", "<kd-root>Kubernetes Dashboard</kd-root>", who)
+
+
+KNOWN_APPS = {("kiali", 20001): _kiali, ("grafana", 3000): _grafana, ("jaeger", 16686): _jaeger,
+              ("prometheus", 9090): _prometheus, ("productpage", 9080): _productpage,
+              ("kubernetes-dashboard", 9090): _dashboard}
+
+
+def _generic(ns, name, port):
+    def answer(req, who):
+        return _page("%s/%s" % (ns, name), "<h1>%s/%s</h1>\n<p>port %d, path %s</p>" % (ns, name, port, req.route), who)
+    return answer
+
+
+# --- the Istio ingress gateway -------------------------------------------------------
+
+def _host_match(pattern, host):
+    pattern = (pattern or "").lower()
+    host = (host or "").lower()
+    if "/" in pattern:   # Gateway server hosts may be "ns/host" or "./host"
+        pattern = pattern.split("/", 1)[1]
+    if pattern == "*":
+        return True
+    if pattern.startswith("*."):
+        return host.endswith(pattern[1:])
+    return pattern == host or pattern.split(".")[0] == host
+
+
+def _str_match(m, value):
+    if not isinstance(m, dict):
+        return True
+    if value is None:
+        return False
+    if "exact" in m:
+        return value == m["exact"]
+    if "prefix" in m:
+        return value.startswith(m["prefix"])
+    if "regex" in m:
+        return re.fullmatch(m["regex"], value) is not None
+    return True
+
+
+def _http_match(matches, req):
+    if not matches:
+        return True
+    for m in matches:
+        if "uri" in m and not _str_match(m["uri"], req.route):
+            continue
+        if "method" in m and not _str_match(m["method"], req.method):
+            continue
+        if any(not _str_match(v, req.headers.get(k)) for k, v in (m.get("headers") or {}).items()):
+            continue
+        return m
+    return None
+
+
+def gateway_servers(store, gw_pod, port):
+    """The Gateway servers (HTTP) that make this gateway pod listen on its container port."""
+    labels = (gw_pod.get("metadata") or {}).get("labels") or {}
+    wanted = {port, {8080: 80, 8443: 443}.get(port, port)}
+    out = []
+    gw_r = store.resource_for_kind("networking.istio.io/v1", "Gateway")
+    if gw_r is None:
+        return out
+    for gw in store.list(gw_r):
+        sel = (gw.get("spec") or {}).get("selector") or {}
+        if not sel or any(labels.get(k) != v for k, v in sel.items()):
+            continue
+        for srv in (gw.get("spec") or {}).get("servers") or []:
+            p = srv.get("port") or {}
+            if p.get("number") in wanted and str(p.get("protocol", "HTTP")).upper() in ("HTTP", "HTTP2", "GRPC"):
+                out.append((gw, srv))
+    return out
+
+
+def _resolve_host(host, default_ns):
+    parts = host.split(".")
+    if len(parts) >= 2 and parts[1] != "svc":
+        return parts[1], parts[0]
+    return default_ns, parts[0]
+
+
+def _subset_labels(store, ns, svc_name, subset):
+    dr_r = store.resource_for_kind("networking.istio.io/v1", "DestinationRule")
+    if dr_r is None or not subset:
+        return {}
+    for dr in store.list(dr_r, ns):
+        spec = dr.get("spec") or {}
+        if _resolve_host(spec.get("host", ""), ns) != (ns, svc_name):
+            continue
+        for s in spec.get("subsets") or []:
+            if s.get("name") == subset:
+                return s.get("labels") or {}
+    return None
+
+
+def gateway_answer(store, gw_pod, port, req, sdir):
+    """Envoy in the ingress gateway: Gateway + VirtualService routing to the destination's pods."""
+    servers = gateway_servers(store, gw_pod, port)
+    host = req.host
+    vs_r = store.resource_for_kind("networking.istio.io/v1", "VirtualService")
+    envoy = "istio-envoy"
+    for gw, srv in servers:
+        if not any(_host_match(h, host) for h in srv.get("hosts") or ["*"]):
+            continue
+        gmd = gw.get("metadata") or {}
+        refs = {"%s/%s" % (gmd.get("namespace"), gmd.get("name"))}
+        for vs in (store.list(vs_r) if vs_r else []):
+            spec = vs.get("spec") or {}
+            vns = (vs.get("metadata") or {}).get("namespace")
+            gws = {g if "/" in g else "%s/%s" % (vns, g) for g in spec.get("gateways") or []}
+            if not gws & refs or not any(_host_match(h, host) for h in spec.get("hosts") or []):
+                continue
+            for route in spec.get("http") or []:
+                m = _http_match(route.get("match"), req)
+                if m is None:
+                    continue
+                if route.get("redirect"):
+                    rd = route["redirect"]
+                    return Resp(rd.get("redirectCode", 301), b"", headers=[("Location", rd.get("uri", "/"))], server=envoy)
+                if route.get("directResponse"):
+                    dr = route["directResponse"]
+                    return Resp(dr.get("status", 200), ((dr.get("body") or {}).get("string") or ""), "text/plain", server=envoy)
+                dests = route.get("route") or []
+                if not dests:
+                    return Resp(404, b"", "text/plain", server=envoy)
+                dest = max(dests, key=lambda d: d.get("weight", 100 if len(dests) == 1 else 0)).get("destination") or {}
+                dns_, dname = _resolve_host(dest.get("host", ""), vns)
+                path = req.path
+                rw = (route.get("rewrite") or {}).get("uri")
+                if rw is not None and isinstance(m, dict) and "prefix" in (m.get("uri") or {}):
+                    path = rw + path[len(m["uri"]["prefix"]):]
+                elif rw is not None:
+                    path = rw
+                svc = store.get(SVC_R, dns_, dname)
+                if svc is None:
+                    return Resp(503, b"", "text/plain", server=envoy)
+                sports = (svc.get("spec") or {}).get("ports") or []
+                dport = (dest.get("port") or {}).get("number") or (sports[0].get("port") if len(sports) == 1 else None)
+                sub = _subset_labels(store, dns_, dname, dest.get("subset"))
+                eps = [p for p in service_endpoints(store, svc)
+                       if sub is not None and all(((p.get("metadata") or {}).get("labels") or {}).get(k) == v for k, v in sub.items())]
+                if not eps or dport is None:
+                    return Resp(503, "no healthy upstream", "text/plain", server=envoy)
+                pod = eps[0]
+                tport, _e = service_target_port(svc, dport, pod)
+                inner = pod_answer(store, dns_, dname, pod, tport, Req(req.method, path, req.headers), sdir) if tport else None
+                if inner is None:
+                    return Resp(503, "upstream connect error or disconnect/reset before headers. reset reason: "
+                                     "connection failure", "text/plain", server=envoy)
+                inner.server = envoy
+                inner.headers.append(("x-envoy-upstream-service-time", "3"))
+                return inner
+    return Resp(404, b"", "text/plain", server=envoy)
+
+
+def _gateway_health(req, who):
+    if req.route == "/healthz/ready":
+        return Resp(200, b"", "text/plain", server="envoy")
+    return Resp(404, b"", "text/plain", server="envoy")
+
+
+def pod_listener(store, pod, port):
+    """Whether something listens on pod:port, as the function that answers there (or None)."""
+    if pod is None or not pod_is_ready(pod):
+        return None
+    app = app_of(pod)
+    if app == "istio-ingressgateway":
+        if port == 15021:
+            return _gateway_health
+        if gateway_servers(store, pod, port):
+            return "gateway"
+        return None
+    fn = KNOWN_APPS.get((app, port))
+    if fn is not None:
+        return fn
+    declared = [int(cp.get("containerPort", 0)) for cp in declared_ports(pod)]
+    if declared and port not in declared:
+        return None
+    return "generic"
+
+
+def pod_answer(store, ns, name, pod, port, req, sdir=None):
+    """The HTTP response of pod:port to req (name: the Service or workload asked for),
+    or None when nothing listens there (the connection is refused/reset)."""
+    fn = pod_listener(store, pod, port)
+    if fn is None:
+        return None
+    pname = (pod.get("metadata") or {}).get("name")
+    who = "%s/%s pod %s port %d" % (ns, name, pname, port)
+    if fn == "gateway":
+        return gateway_answer(store, pod, port, req, sdir)
+    if fn == "generic":
+        fn = _generic(ns, name, port)
+    return fn(req, who)
+
+
+# --- HTTP plumbing -------------------------------------------------------------------
+
+def join_host_port(host, port):
+    return ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
+
+
+def go_listen_error(proto, host, port, exc):
+    """Go's net.Listen error text: 'listen tcp4 127.0.0.1:80: bind: address already in use'."""
+    import errno
+    msg = {errno.EADDRINUSE: "address already in use", errno.EACCES: "permission denied",
+           errno.EADDRNOTAVAIL: "cannot assign requested address"}.get(exc.errno) or os.strerror(exc.errno or 0).lower()
+    return "listen %s %s: bind: %s" % (proto, join_host_port(host, port), msg)
+
+
+def http_handler(answer, on_connect=None):
+    """A BaseHTTPRequestHandler class: answer(req) -> Resp, or None to reset the connection;
+    on_connect(handler) runs once per TCP connection and may return False to reset it."""
+    import socket
+    import struct
+    from http.server import BaseHTTPRequestHandler
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _reset(self):
+            try:
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            except OSError:
+                pass
+            self.close_connection = True
+
+        def handle(self):
+            if on_connect is not None and on_connect(self) is False:
+                self._reset()
+                return
+            try:
+                super().handle()
+            except (ConnectionError, OSError):
+                pass
+
+        def _serve(self):
+            n = int(self.headers.get("Content-Length") or 0)
+            if n:
+                self.rfile.read(n)
+            resp = answer(Req(self.command, self.path, self.headers))
+            if resp is None:
+                self._reset()
+                return
+            self.send_response_only(resp.status)
+            if resp.server:
+                self.send_header("Server", resp.server)
+            self.send_header("Date", self.date_time_string())
+            self.send_header("Content-Type", resp.ctype)
+            self.send_header("Content-Length", str(len(resp.body)))
+            for k, v in resp.headers:
+                self.send_header(k, v)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(resp.body)
+
+        do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _serve
+
+        def log_message(self, *a):
+            pass
+
+    return Handler
+
+
+def http_server(host, port, handler):
+    """A ThreadingHTTPServer bound to host:port (IPv6 only for an IPv6 host); OSError if it cannot bind."""
+    import socket
+    import socketserver
+    from http.server import ThreadingHTTPServer
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+    class Server(ThreadingHTTPServer):
+        address_family = family
+        daemon_threads = True
+
+        def server_bind(self):
+            if family == socket.AF_INET6:
+                self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            socketserver.TCPServer.server_bind(self)   # not HTTPServer's: no getfqdn (DNS) lookup
+            self.server_name = host
+            self.server_port = self.server_address[1]
+
+    return Server((host, port), handler)
+
+
+def serve_in_thread(server):
+    import threading
+    t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+    t.start()
+    return t
