@@ -194,6 +194,11 @@ fn plan(
 fn render(name: &str, text: &str, ctx: &Context) -> Result<String> {
     let mut tera = tera::Tera::default();
     tera.autoescape_on(vec![]);
+    tera.add_raw_templates([("tunnel/lib.sh", LIB), (name, text)])
+        .map_err(|e| Error::Template {
+            name: name.into(),
+            message: e.to_string(),
+        })?;
     tera.register_filter(
         "q",
         |v: &tera::Value, _: &std::collections::HashMap<String, tera::Value>| {
@@ -206,12 +211,13 @@ fn render(name: &str, text: &str, ctx: &Context) -> Result<String> {
                 .map_err(|e| tera::Error::msg(e.to_string()))
         },
     );
-    tera.render_str(text, ctx).map_err(|e| Error::Template {
+    tera.render(name, ctx).map_err(|e| Error::Template {
         name: name.into(),
         message: e.to_string(),
     })
 }
 
+const LIB: &str = include_str!("../templates/tunnel/lib.sh");
 const ENSURE: &str = include_str!("../templates/tunnel/ensure.sh");
 const GATEWAY: &str = include_str!("../templates/tunnel/gateway.sh");
 const STOP: &str = include_str!("../templates/tunnel/stop.sh");

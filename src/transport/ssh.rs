@@ -217,19 +217,27 @@ impl Ssh {
         Ok(())
     }
 
+    /// A connection failure of this host.
+    fn lost(&self, reason: String) -> ConnectFailure {
+        ConnectFailure {
+            target: self.target(),
+            reason,
+        }
+    }
+
+    fn session(&self) -> Result<&Session, ConnectFailure> {
+        self.session
+            .as_ref()
+            .ok_or_else(|| self.lost("not connected".into()))
+    }
+
     pub async fn run(
         &self,
         script: &str,
         stdin: Option<Payload<'_>>,
     ) -> Result<Output, ConnectFailure> {
-        let lost = |reason: String| ConnectFailure {
-            target: self.target(),
-            reason,
-        };
-        let session = self
-            .session
-            .as_ref()
-            .ok_or_else(|| lost("not connected".into()))?;
+        let lost = |reason: String| self.lost(reason);
+        let session = self.session()?;
         let mut cmd = session.command("bash");
         cmd.arg("-c").arg(script);
         cmd.stdin(if stdin.is_some() {
@@ -279,14 +287,8 @@ impl Ssh {
         port: u16,
         open: bool,
     ) -> Result<(), ConnectFailure> {
-        let lost = |reason: String| ConnectFailure {
-            target: self.target(),
-            reason,
-        };
-        let session = self
-            .session
-            .as_ref()
-            .ok_or_else(|| lost("not connected".into()))?;
+        let lost = |reason: String| self.lost(reason);
+        let session = self.session()?;
         let listen = openssh::Socket::TcpSocket {
             host: "127.0.0.1".into(),
             port: local,

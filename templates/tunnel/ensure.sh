@@ -5,14 +5,7 @@ set -euo pipefail
 dir="{{ dir }}"
 mkdir -p "$dir"
 pidf="$dir/{{ name }}.pid"
-# Alive and not a zombie (kill -0 succeeds on a zombie until it is reaped).
-alive() {
-  local st
-  st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-  case "$st" in
-    Z*) return 1 ;;
-  esac
-}
+{% include "tunnel/lib.sh" %}
 log="$dir/{{ name }}.log"
 if [ -s "$pidf" ] && alive "$(cat "$pidf")"; then
   echo "::running $(cat "$pidf")"

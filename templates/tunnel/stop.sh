@@ -5,13 +5,7 @@
 # and the ingress addresses only on SIGINT.
 set -uo pipefail
 dir="{{ dir }}"
-alive() {
-  local st
-  st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-  case "$st" in
-    Z*) return 1 ;;
-  esac
-}
+{% include "tunnel/lib.sh" %}
 for name in{% for n in names %} {{ n | q }}{% endfor %}; do
   pidf="$dir/$name.pid"
   if [ -s "$pidf" ]; then
