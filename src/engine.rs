@@ -518,7 +518,8 @@ async fn apply_manifests(
         None => gather_manifest_plan(sh, host, &sh.scope, transport).await?,
     };
     execute_manifest_plan(sh, host, &mplan, transport).await?;
-    if mplan.is_empty() {
+    // Only waiting again for a rollout (and seeing it finish) changes nothing.
+    if mplan.changes.is_empty() {
         return Ok((Box::new(|h, s, t0| Outcome::ok(h, s, t0.elapsed())), false));
     }
     let summary = mplan.summary();
@@ -585,6 +586,7 @@ async fn execute_manifest_plan(
         Ok(())
     };
     let mut done: Vec<String> = Vec::new();
+    let mut unconfirmed = mplan.before.unconfirmed.clone();
     for bp in &mplan.bundles {
         sh.report
             .phase(&host.name, &format!("applying bundle {}", bp.id));
@@ -614,18 +616,28 @@ async fn execute_manifest_plan(
             .await?;
         }
         done.push(bp.id.clone());
-        let state =
-            serde_json::to_vec(&manifests::state_after(mplan, &done)).expect("state serializes");
+        // Record what is applied before waiting, with the bundle marked unconfirmed until
+        // its rollout is seen to finish: a timeout must not make the next run call it done.
+        let waits = !bp.waits.is_empty();
+        if waits {
+            unconfirmed.insert(bp.id.clone());
+        }
+        let state = serde_json::to_vec(&manifests::state_after(mplan, &done, &unconfirmed))
+            .expect("state serializes");
         let script = sh.renderer.manifests_state().map_err(failed)?;
-        run(script, state, "recording labprov's state".into()).await?;
-        if !bp.waits.is_empty() {
+        run(script.clone(), state, "recording labprov's state".into()).await?;
+        if waits {
             sh.report
                 .phase(&host.name, &format!("waiting for bundle {}", bp.id));
-            let script = sh
+            let wait = sh
                 .renderer
                 .manifests_wait(&sh.cfg, &bp.id, &bp.waits)
                 .map_err(failed)?;
-            run(script, Vec::new(), format!("rollout of bundle {}", bp.id)).await?;
+            run(wait, Vec::new(), format!("rollout of bundle {}", bp.id)).await?;
+            unconfirmed.remove(&bp.id);
+            let state = serde_json::to_vec(&manifests::state_after(mplan, &done, &unconfirmed))
+                .expect("state serializes");
+            run(script, state, "recording labprov's state".into()).await?;
         }
     }
     Ok(())

@@ -245,6 +245,10 @@ pub struct State {
     pub cluster_uid: String,
     #[serde(default)]
     pub objects: BTreeMap<String, Recorded>,
+    /// Bundles applied whose rollout was not (yet) seen to finish: the next run waits again
+    /// instead of calling a half-ready bundle converged.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub unconfirmed: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -281,21 +285,30 @@ pub struct ManifestPlan {
     /// The state before, for recording progress bundle by bundle.
     pub before: State,
     pub after: State,
+    /// Bundles with nothing to apply whose last rollout was not confirmed.
+    pub rewait: Vec<String>,
 }
 
 impl ManifestPlan {
     pub fn is_empty(&self) -> bool {
-        self.changes.is_empty()
+        self.changes.is_empty() && self.rewait.is_empty()
     }
 
     pub fn summary(&self) -> String {
         let n = |a: Action| self.changes.iter().filter(|c| c.action == a).count();
-        format!(
+        let mut text = format!(
             "{} to create, {} to change, {} to prune",
             n(Action::Create),
             n(Action::Change),
             n(Action::Prune)
-        )
+        );
+        if !self.rewait.is_empty() {
+            text.push_str(&format!(
+                "; rollout of {} to confirm",
+                self.rewait.join(", ")
+            ));
+        }
+        text
     }
 }
 
@@ -496,10 +509,12 @@ pub fn plan(
     let mut after = State {
         cluster_uid: cluster_uid.to_string(),
         objects: before.objects.clone(),
+        unconfirmed: BTreeSet::new(),
     };
     let mut changes = Vec::new();
     let mut bundles = Vec::new();
     let mut rendered_keys = BTreeSet::new();
+    let mut rewait = Vec::new();
     for b in BUNDLES {
         let converge = scope.converge.iter().any(|c| c == b.id);
         let prunable = scope.prune.contains(b.id);
@@ -564,6 +579,9 @@ pub fn plan(
         }
         if !bp.apply.is_empty() {
             bp.waits = waits_of(b, &objs);
+        } else if converge && before.unconfirmed.contains(b.id) {
+            bp.waits = waits_of(b, &objs);
+            rewait.push(b.id.to_string());
         }
         bundles.push(bp);
     }
@@ -585,20 +603,23 @@ pub fn plan(
     }
     // Changes first, then prunes: the order the run will show them in.
     changes.sort_by_key(|c| c.action == Action::Prune);
-    bundles.retain(|bp| !bp.apply.is_empty() || !bp.prune.is_empty());
+    bundles.retain(|bp| !bp.apply.is_empty() || !bp.prune.is_empty() || !bp.waits.is_empty());
     Ok(ManifestPlan {
         changes,
         bundles,
         before,
         after,
+        rewait,
     })
 }
 
-/// The state once `done` bundles are applied: their objects as planned, the rest as before.
-pub fn state_after(plan: &ManifestPlan, done: &[String]) -> State {
+/// The state once `done` bundles are applied: their objects as planned, the rest as before;
+/// `unconfirmed` are the bundles whose rollout is not seen to finish yet.
+pub fn state_after(plan: &ManifestPlan, done: &[String], unconfirmed: &BTreeSet<String>) -> State {
     let mut s = State {
         cluster_uid: plan.after.cluster_uid.clone(),
         objects: plan.before.objects.clone(),
+        unconfirmed: unconfirmed.clone(),
     };
     s.objects.retain(|_, r| !done.contains(&r.bundle));
     for (k, r) in &plan.after.objects {

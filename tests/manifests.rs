@@ -240,4 +240,47 @@ fn a_rollout_that_never_finishes_names_the_object() {
         plan.explain()
     );
     assert_eq!(kubectl_calls(&world, "h1", "apply"), applies);
+    let manifests = plan
+        .events
+        .iter()
+        .find(|e| e["type"] == "plan" && e["step"] == "manifests")
+        .unwrap();
+    assert_eq!(
+        manifests["state"], "needs-change",
+        "an unconfirmed rollout is not converged"
+    );
+    // The bundles after bookinfo were not applied yet; bookinfo itself is only re-waited for.
+    let reason = manifests["reasons"][0].as_str().unwrap().to_string();
+    assert!(
+        reason.ends_with("0 to change, 0 to prune; rollout of bookinfo to confirm"),
+        "{reason}"
+    );
+
+    // Once the deployment can become ready, the next run waits again and is done.
+    let clear = world.exec(
+        "h1",
+        None,
+        &["sed", "-i", "/never_ready/d", "/etc/labprov-world.conf"],
+    );
+    assert!(clear.status.success());
+    let rollouts = kubectl_calls(&world, "h1", "rollout");
+    let up = world.labprov_with(&profile, &["up"]);
+    assert_eq!(up.code, 0, "{}", up.explain());
+    assert_eq!(up.step("h1", "manifests")["detail"], reason.as_str());
+    assert!(
+        kubectl_calls(&world, "h1", "rollout") > rollouts,
+        "waited again"
+    );
+    assert_eq!(
+        kubectl_calls(&world, "h1", "apply"),
+        applies + 2,
+        "one apply each for destination-rules and addons, none for bookinfo"
+    );
+    let rollouts = kubectl_calls(&world, "h1", "rollout");
+    assert_eq!(world.labprov_with(&profile, &["up"]).code, 0);
+    assert_eq!(
+        kubectl_calls(&world, "h1", "rollout"),
+        rollouts,
+        "confirmed: no more waiting"
+    );
 }
