@@ -18,6 +18,13 @@ const APPLY: Template = crate::steps::template!("apply.sh");
 const MANIFESTS_APPLY: Template = crate::steps::template!("manifests/apply.sh");
 const MANIFESTS_WAIT: Template = crate::steps::template!("manifests/wait.sh");
 const MANIFESTS_STATE: Template = crate::steps::template!("manifests/state.sh");
+/// The scripts of `labprov tunnel`.
+const TUNNEL: &[Template] = &[
+    crate::steps::template!("tunnel/lib.sh"),
+    crate::steps::template!("tunnel/ensure.sh"),
+    crate::steps::template!("tunnel/gateway.sh"),
+    crate::steps::template!("tunnel/stop.sh"),
+];
 
 pub struct Renderer {
     tera: Tera,
@@ -46,6 +53,7 @@ impl Renderer {
             MANIFESTS_WAIT,
             MANIFESTS_STATE,
         ];
+        all.extend(TUNNEL.iter().copied());
         for step in REGISTRY {
             all.push(step.check);
             all.extend(step.apply);
@@ -165,6 +173,11 @@ impl Renderer {
         ctx.insert("bundle", bundle);
         ctx.insert("waits", &waits);
         self.render(MANIFESTS_WAIT.name, &ctx).map(|s| tidy(&s))
+    }
+
+    /// One of the `tunnel/` scripts.
+    pub fn tunnel(&self, name: &str, ctx: &Context) -> Result<String> {
+        self.render(name, ctx).map(|s| tidy(&s))
     }
 
     /// Record the state (on stdin) on the host.

@@ -16,6 +16,7 @@ use tera::Context;
 
 use crate::config::{Config, Host};
 use crate::error::{Error, Result, tail};
+use crate::render::Renderer;
 use crate::report::Report;
 use crate::transport::{Bastion, Transport};
 
@@ -191,37 +192,6 @@ fn plan(
     Ok(chosen)
 }
 
-fn render(name: &str, text: &str, ctx: &Context) -> Result<String> {
-    let mut tera = tera::Tera::default();
-    tera.autoescape_on(vec![]);
-    tera.add_raw_templates([("tunnel/lib.sh", LIB), (name, text)])
-        .map_err(|e| Error::Template {
-            name: name.into(),
-            message: e.to_string(),
-        })?;
-    tera.register_filter(
-        "q",
-        |v: &tera::Value, _: &std::collections::HashMap<String, tera::Value>| {
-            let s = v
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| v.to_string());
-            shlex::try_quote(&s)
-                .map(|q| tera::Value::String(q.into_owned()))
-                .map_err(|e| tera::Error::msg(e.to_string()))
-        },
-    );
-    tera.render(name, ctx).map_err(|e| Error::Template {
-        name: name.into(),
-        message: e.to_string(),
-    })
-}
-
-const LIB: &str = include_str!("../templates/tunnel/lib.sh");
-const ENSURE: &str = include_str!("../templates/tunnel/ensure.sh");
-const GATEWAY: &str = include_str!("../templates/tunnel/gateway.sh");
-const STOP: &str = include_str!("../templates/tunnel/stop.sh");
-
 fn q(s: &str) -> String {
     shlex::try_quote(s)
         .map(|c| c.into_owned())
@@ -229,14 +199,14 @@ fn q(s: &str) -> String {
 }
 
 /// The ensure script for a VM-side forwarder.
-fn ensure_script(cfg: &Config, name: &str, cmd: &str, ready: &str) -> Result<String> {
+fn ensure_script(r: &Renderer, cfg: &Config, name: &str, cmd: &str, ready: &str) -> Result<String> {
     let mut ctx = Context::new();
     ctx.insert("cfg", cfg);
     ctx.insert("dir", DIR);
     ctx.insert("name", name);
     ctx.insert("cmd", cmd);
     ctx.insert("ready", ready);
-    render("tunnel/ensure.sh", ENSURE, &ctx)
+    r.tunnel("tunnel/ensure.sh", &ctx)
 }
 
 /// The forwarder command and its "ready" marker for a service, on VM port `port`.
@@ -269,37 +239,36 @@ fn forwarder(cfg: &Config, s: &Service, port: u16) -> Option<(String, String)> {
 
 /// Every script `tunnel` may send, for `labprov render`.
 pub fn scripts(cfg: &Config) -> Result<Vec<(String, String)>> {
+    let r = Renderer::new()?;
     let mut out = Vec::new();
     for s in SERVICES {
         if let Some((cmd, ready)) = forwarder(cfg, s, cfg.tunnel[s.name]) {
             out.push((
                 format!("tunnel/{}.sh", s.name),
-                ensure_script(cfg, s.name, &cmd, &ready)?,
+                ensure_script(&r, cfg, s.name, &cmd, &ready)?,
             ));
         }
     }
     let tunnel_cmd = format!("{} tunnel", q(&format!("{}/minikube", cfg.paths.bin_dir)));
     out.push((
         "tunnel/minikube-tunnel.sh".into(),
-        ensure_script(cfg, "minikube-tunnel", &tunnel_cmd, "")?,
+        ensure_script(&r, cfg, "minikube-tunnel", &tunnel_cmd, "")?,
     ));
     let mut ctx = Context::new();
     ctx.insert("cfg", cfg);
     out.push((
         "tunnel/gateway.sh".into(),
-        render("tunnel/gateway.sh", GATEWAY, &ctx)?,
+        r.tunnel("tunnel/gateway.sh", &ctx)?,
     ));
     ctx.insert("dir", DIR);
     ctx.insert("names", &["kiali", "minikube-tunnel"]);
-    out.push((
-        "tunnel/stop.sh".into(),
-        render("tunnel/stop.sh", STOP, &ctx)?,
-    ));
+    out.push(("tunnel/stop.sh".into(), r.tunnel("tunnel/stop.sh", &ctx)?));
     Ok(out)
 }
 
 struct Session<'a> {
     cfg: &'a Config,
+    renderer: Renderer,
     host: &'a Host,
     transport: Transport,
     report: &'a Report,
@@ -326,7 +295,8 @@ impl Session<'_> {
 
     /// Make sure a VM-side forwarder runs; remember it if this run started it.
     async fn ensure(&mut self, name: &'static str, cmd: &str, ready: &str) -> Result<(), String> {
-        let script = ensure_script(self.cfg, name, cmd, ready).map_err(|e| e.to_string())?;
+        let script =
+            ensure_script(&self.renderer, self.cfg, name, cmd, ready).map_err(|e| e.to_string())?;
         let out = self
             .run(&script, &format!("starting {name} on {}", self.host.name))
             .await?;
@@ -354,8 +324,10 @@ impl Session<'_> {
                 self.ensure("minikube-tunnel", &cmd, "").await?;
                 let mut ctx = Context::new();
                 ctx.insert("cfg", self.cfg);
-                let script =
-                    render("tunnel/gateway.sh", GATEWAY, &ctx).map_err(|e| e.to_string())?;
+                let script = self
+                    .renderer
+                    .tunnel("tunnel/gateway.sh", &ctx)
+                    .map_err(|e| e.to_string())?;
                 let out = self.run(&script, "finding the ingress gateway").await?;
                 let line = out
                     .lines()
@@ -390,7 +362,7 @@ impl Session<'_> {
         let mut ctx = Context::new();
         ctx.insert("dir", DIR);
         ctx.insert("names", &self.started);
-        let Ok(script) = render("tunnel/stop.sh", STOP, &ctx) else {
+        let Ok(script) = self.renderer.tunnel("tunnel/stop.sh", &ctx) else {
             return;
         };
         if self.transport.run(&script, None).await.is_ok() {
@@ -474,6 +446,7 @@ pub async fn run(
     };
     let mut session = Session {
         cfg,
+        renderer: Renderer::new()?,
         host,
         transport,
         report: &report,
@@ -497,6 +470,14 @@ async fn serve(
     interval: Duration,
 ) -> i32 {
     let report = session.report;
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        report.error("cannot listen for Ctrl-C; not opening tunnels that could not be closed");
+        return 1;
+    };
     let mut forwards: Vec<Forward> = Vec::new();
     let mut customs = custom.iter();
     for (s, port) in chosen {
@@ -577,8 +558,11 @@ async fn serve(
     let mut ticker = tokio::time::interval(interval);
     ticker.tick().await;
     loop {
+        // The signal streams were made before the first forwarder started: a Ctrl-C that
+        // arrives while a health check runs is kept for this select, not lost.
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => return 0,
+            _ = interrupt.recv() => return 0,
+            _ = terminate.recv() => return 0,
             _ = ticker.tick() => {}
         }
         for f in &forwards {

@@ -47,6 +47,22 @@ fn spawn_tunnel(
     (child, rx)
 }
 
+/// Wait for labprov to exit after Ctrl-C, but never forever: a tunnel that ignores Ctrl-C
+/// is a failure, not a hung test.
+fn wait_bounded(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("labprov tunnel did not exit within 30 s of Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn get(url: &str) -> Option<String> {
     let out = Command::new("curl")
         .args(["-s", "-m", "3", "-f", url])
@@ -170,7 +186,7 @@ fn kiali_and_gateway_through_the_bastion_heal_and_clean_up() {
             .unwrap()
             .success()
     );
-    let status = child.wait().unwrap();
+    let status = wait_bounded(&mut child);
     assert!(status.success(), "tunnel exits 0 on Ctrl-C: {status:?}");
     std::thread::sleep(Duration::from_millis(500));
     let left: Vec<String> = host_processes(&world, "h1")
@@ -308,7 +324,7 @@ fn every_service_and_a_custom_forward_answer() {
             .unwrap()
             .success()
     );
-    assert!(child.wait().unwrap().success());
+    assert!(wait_bounded(&mut child).success());
     std::thread::sleep(Duration::from_millis(500));
     let left: Vec<String> = host_processes(&world, "h1")
         .into_iter()
