@@ -138,3 +138,39 @@ fn reset_rebuilds_only_the_limited_host() {
         );
     }
 }
+
+#[test]
+fn purge_docker_removes_docker_and_its_source_too() {
+    let world = World::start(1);
+    assert_eq!(world.labprov(&["up"]).code, 0);
+    let down = world.labprov(&["down", "--yes", "--purge", "--purge-docker"]);
+    assert_eq!(down.code, 0, "{}", down.explain());
+    assert_eq!(down.step("h1", "remove-docker")["kind"], "changed");
+    let purged = world.calls("h1").iter().any(|c| {
+        c["tool"] == "apt-get"
+            && c["argv"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x == "purge"))
+    });
+    assert!(purged, "docker-ce was purged with apt-get");
+    // The stand-in's dpkg state: docker-ce no longer installed.
+    let out = world.exec("h1", None, &["dpkg-query", "-W", "docker-ce"]);
+    assert!(!out.status.success(), "docker-ce still installed");
+    assert!(
+        !world
+            .host_file("h1", "/etc/apt/sources.list.d/docker.sources")
+            .exists()
+    );
+    assert!(
+        !world
+            .host_file("h1", "/etc/apt/keyrings/docker.asc")
+            .exists()
+    );
+    let again = world.labprov(&["down", "--yes", "--purge", "--purge-docker"]);
+    assert_eq!(
+        again.step("h1", "remove-docker")["kind"],
+        "ok",
+        "{}",
+        again.explain()
+    );
+}

@@ -112,3 +112,14 @@ fn rendered_scripts_carry_the_profile_values() {
             .contains("sha_url=https://dl.k8s.io/release/v1.34.1/bin/linux/arm64/kubectl.sha256")
     );
 }
+
+#[test]
+fn completions_are_printed_for_a_shell() {
+    let out = labprov().args(["completions", "bash"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("_labprov()") && text.contains("tunnel"),
+        "{text}"
+    );
+}
