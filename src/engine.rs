@@ -125,19 +125,10 @@ async fn run_host(sh: &Shared, host: &Host) -> HostResult {
             return HostResult::Failed;
         }
     };
-    report.phase(&host.name, "checking");
     let started = Instant::now();
-    let plan = match transport.run(&sh.check_script, None).await {
-        Ok(out) => {
-            let mut plan = parse_checks(&host.name, &out);
-            decide_manifests(&sh.cfg, &sh.scope, &mut plan);
-            plan
-        }
-        Err(e) => {
-            report.unreachable(&host.name, &e.to_string());
-            transport.close().await;
-            return HostResult::Failed;
-        }
+    let Some(plan) = check(sh, host, &transport).await else {
+        transport.close().await;
+        return HostResult::Failed;
     };
     let result = match sh.mode {
         Mode::Plan | Mode::Status => {
@@ -161,24 +152,33 @@ async fn run_host(sh: &Shared, host: &Host) -> HostResult {
             HostResult::Failed => HostResult::Failed,
             HostResult::Converged => {
                 // Check again: the cluster is gone, so everything on it needs applying.
-                report.phase(&host.name, "checking");
                 let started = Instant::now();
-                match transport.run(&sh.check_script, None).await {
-                    Ok(out) => {
-                        let mut plan = parse_checks(&host.name, &out);
-                        decide_manifests(&sh.cfg, &sh.scope, &mut plan);
-                        apply(sh, host, &plan, &mut transport, started).await
-                    }
-                    Err(e) => {
-                        report.unreachable(&host.name, &e.to_string());
-                        HostResult::Failed
-                    }
+                match check(sh, host, &transport).await {
+                    Some(plan) => apply(sh, host, &plan, &mut transport, started).await,
+                    None => HostResult::Failed,
                 }
             }
         },
     };
     transport.close().await;
     result
+}
+
+/// The one check round trip of a host, decided into a plan; `None` (reported) when the
+/// host could not be asked.
+async fn check(sh: &Shared, host: &Host, transport: &Transport) -> Option<HostPlan> {
+    sh.report.phase(&host.name, "checking");
+    match transport.run(&sh.check_script, None).await {
+        Ok(out) => {
+            let mut plan = parse_checks(&host.name, &out);
+            decide_manifests(&sh.cfg, &sh.scope, &mut plan);
+            Some(plan)
+        }
+        Err(e) => {
+            sh.report.unreachable(&host.name, &e.to_string());
+            None
+        }
+    }
 }
 
 /// Parse the check script's `::begin`/`::reason`/`::fact`/`::end` lines.
