@@ -76,9 +76,10 @@ DOCKER_REPO = {
 DOCKER_SUITES = {"focal": "20.04", "jammy": "22.04", "noble": "24.04", "oracular": "24.10", "plucky": "25.04"}
 
 # Relations, from docker/docker-ce-packaging deb/common/control and containerd.io's control.
+# docker-ce-rootless-extras only "Enhances: docker-ce" (since 80d67bc, 2021; its Depends is
+# dbus-user-session, left out here): purging docker-ce leaves it installed, as on a real host.
 DEPENDS = {
     "docker-ce": ["containerd.io", "docker-ce-cli"],
-    "docker-ce-rootless-extras": ["docker-ce"],
     "slirp4netns": ["libslirp0"],
 }
 RECOMMENDS = {
