@@ -51,3 +51,25 @@ fn purge_docker_leaves_none_of_dockers_packages() {
         "Docker's packages left after down --purge-docker"
     );
 }
+
+#[test]
+fn fleet_bench_runs_the_binary_cargo_builds_under_cargo_target_dir() {
+    // Many CI setups move cargo's output with CARGO_TARGET_DIR; the bench's
+    // `cargo build --release` then builds there, so that is where it must look.
+    let target = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("fleet-target-dir");
+    std::fs::create_dir_all(&target).unwrap();
+    let out = std::process::Command::new(common::root().join("bench/fleet"))
+        .arg("--print-binary")
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .expect("bench/fleet runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{}/release/labprov\n", target.display())
+    );
+}
