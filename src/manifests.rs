@@ -267,6 +267,9 @@ pub struct ObjectChange {
     pub object: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub diff: String,
+    /// Why a prune: the user may not know that `up` removes what the profile does not select.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub reason: String,
 }
 
 #[derive(Debug, Clone)]
@@ -565,6 +568,7 @@ pub fn plan(
                     bundle: b.id.to_string(),
                     object: describe(obj),
                     diff,
+                    reason: String::new(),
                 });
                 bp.apply.push(obj.clone());
             }
@@ -590,11 +594,19 @@ pub fn plan(
         if rendered_keys.contains(k) || !scope.prune.contains(&r.bundle) {
             continue;
         }
+        let reason = if scope.converge.contains(&r.bundle) {
+            "no longer rendered from the profile"
+        } else if !cfg.lab.bundles.contains(&r.bundle) {
+            "not selected in lab.bundles"
+        } else {
+            "removed on request"
+        };
         changes.push(ObjectChange {
             action: Action::Prune,
             bundle: r.bundle.clone(),
             object: describe(&r.object),
             diff: String::new(),
+            reason: reason.to_string(),
         });
         after.objects.remove(k);
         if let Some(bp) = bundles.iter_mut().find(|bp| bp.id == r.bundle) {
