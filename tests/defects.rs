@@ -168,4 +168,14 @@ fn apply_of_an_unselected_bundle_says_up_will_remove_it_and_plan_says_why() {
         "1 to create, 0 to change, 0 to prune"
     );
     assert_eq!(notes(&apply), Vec::<&str>::new());
+
+    // An object of a selected bundle that the profile no longer renders is pruned for that.
+    let renamed = world.profile_plus("renamed.toml", "[lab]\nlegacy_namespace = \"old-apps\"\n");
+    let (code, text) = plain(&world, &renamed, &["plan"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.lines().any(|l| l
+            == "      - prune  Namespace legacy (hello-node): no longer rendered from the profile"),
+        "{text}"
+    );
 }
