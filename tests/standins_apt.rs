@@ -142,4 +142,23 @@ fn docker_is_installed_from_the_repository_docker_repo_url_names() {
         )),
         "{stderr}"
     );
+
+    // The user corrects the profile: the wrong source an earlier run wrote must not keep every
+    // later `apt-get update` failing (h1's points at a path with no Release file: exit 100).
+    let sources = world.host_file("h1", "/etc/apt/sources.list.d/docker.sources");
+    assert!(
+        std::fs::read_to_string(&sources)
+            .unwrap_or_default()
+            .contains(&nothing),
+        "h1 kept the wrong source of the failed run"
+    );
+    let up = world.labprov(&["up", "--limit", "h1,h2"]);
+    assert_eq!(up.code, 0, "{}", up.explain());
+    for h in ["h1", "h2"] {
+        assert_eq!(up.step(h, "docker")["kind"], "changed", "{}", up.explain());
+    }
+    assert!(
+        std::fs::read_to_string(&sources).unwrap().contains(&good),
+        "h1's source now names the profile's repo_url"
+    );
 }

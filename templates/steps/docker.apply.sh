@@ -17,6 +17,12 @@ if ! docker_installed || ! docker_source_ok || legacy_docker_list; then
   if legacy_docker_list; then
     as_root rm -f /etc/apt/sources.list.d/docker.list
   fi
+  # A docker.sources that differs from the profile's (a wrong repo_url of an earlier run, or a
+  # mirror since moved) would fail this first update with exit 100 on every re-run, so the
+  # corrected profile could never be applied: it is rewritten below anyway.
+  if ! docker_source_ok; then
+    as_root rm -f /etc/apt/sources.list.d/docker.sources
+  fi
   as_root apt-get update -qq
   as_root apt-get install -y -qq ca-certificates curl
   as_root install -m 0755 -d /etc/apt/keyrings
