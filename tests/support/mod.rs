@@ -136,3 +136,76 @@ pub fn calls_with(world: &World, host: &str, tool: &str, word: &str) -> Vec<Valu
 pub fn address(world: &World, k: usize) -> String {
     format!("10.211.{}.{}", world.id, 10 + k)
 }
+
+/// A labprov run in the background (JSON output to files in the world's dir), killed if the
+/// test ends while it still runs.
+pub struct Background {
+    child: std::process::Child,
+    out: std::path::PathBuf,
+    err: std::path::PathBuf,
+}
+
+impl Background {
+    pub fn start(world: &World, profile: &Path, args: &[&str]) -> Background {
+        let n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let out = world.dir.join(format!("labprov-{n}.out"));
+        let err = world.dir.join(format!("labprov-{n}.err"));
+        let child = labprov()
+            .arg("--profile")
+            .arg(profile)
+            .args(["--output", "json"])
+            .args(args)
+            .env("XDG_CACHE_HOME", world.dir.join("controller-cache"))
+            .env("XDG_STATE_HOME", world.dir.join("controller-state"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .expect("labprov starts");
+        Background { child, out, err }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether it has exited (without waiting).
+    pub fn exited(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_some()
+    }
+
+    /// Send a signal (`INT`, `TERM`) to the labprov process itself.
+    pub fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{name} {}", self.pid());
+    }
+
+    /// Wait for it to exit, at most `timeout`; its output as a [`Run`].
+    pub fn finish(mut self, timeout: Duration) -> Run {
+        let status = poll("labprov to exit", timeout, || {
+            self.child.try_wait().unwrap()
+        });
+        let stdout = std::fs::read(&self.out).unwrap();
+        let stderr = std::fs::read(&self.err).unwrap();
+        Run::new(std::process::Output {
+            status,
+            stdout,
+            stderr,
+        })
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
