@@ -702,14 +702,14 @@ fn the_other_objects_are_the_guides() {
     );
     // What `kubectl create deployment hello-node --image=... -- /agnhost netexec
     // --http-port=8080` and `kubectl expose deployment hello-node --type=LoadBalancer
-    // --port=8080` create.
+    // --port=8080` create, plus the label that keeps its pod sidecar-free (see below).
     assert_eq!(
         spec("hello-node.yaml", "Deployment"),
         json!({
             "replicas": 1,
             "selector": {"matchLabels": {"app": "hello-node"}},
             "template": {
-                "metadata": {"labels": {"app": "hello-node"}},
+                "metadata": {"labels": {"app": "hello-node", "sidecar.istio.io/inject": "false"}},
                 "spec": {"containers": [{
                     "name": "agnhost",
                     "image": "registry.k8s.io/e2e-test-images/agnhost:2.39",
@@ -733,5 +733,34 @@ fn the_other_objects_are_the_guides() {
     assert_eq!(
         deployment.value["metadata"]["labels"]["app"], "hello-node",
         "the deployment carries app=hello-node, as kubectl create deployment sets it"
+    );
+}
+
+/// In the guide hello-node (2.3) exists before Istio is installed (4.3), so it never gets a
+/// sidecar; labprov installs Istio first, so the pod template must opt out of injection the
+/// way Istio's injector reads it: the `sidecar.istio.io/inject` pod label, `"false"` (a
+/// string: a YAML boolean there is not a label value), preferred over the older annotation.
+#[test]
+fn hello_node_pods_opt_out_of_sidecar_injection() {
+    let docs = all_docs();
+    let deployment = docs
+        .iter()
+        .find(|d| d.file == "hello-node.yaml" && d.kind() == "Deployment")
+        .expect("hello-node.yaml has a Deployment");
+    let template = &deployment.value["spec"]["template"]["metadata"];
+    assert_eq!(
+        template["labels"]["sidecar.istio.io/inject"],
+        json!("false"),
+        "hello-node's pod template: {template}"
+    );
+    assert!(
+        template.get("annotations").is_none(),
+        "no annotation that could say otherwise: {template}"
+    );
+    // And the selector does not carry it: the Deployment still selects on app alone, as
+    // `kubectl create deployment` made it.
+    assert_eq!(
+        deployment.value["spec"]["selector"],
+        json!({"matchLabels": {"app": "hello-node"}})
     );
 }
