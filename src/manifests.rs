@@ -144,10 +144,10 @@ pub static BUNDLES: &[Bundle] = &[
     },
     Bundle {
         id: "addons",
-        title: "Kiali, Grafana, Jaeger, Prometheus (guide 4.7)",
+        title: "Kiali, Grafana, Jaeger, Prometheus, and tracing to Jaeger turned on (guide 4.7)",
         needs: &[],
         conflicts: &[],
-        own: &[],
+        own: &[yaml!("tracing.yaml")],
         release: &["samples/addons/*.yaml"],
         waits: Waits::Named(&[
             "istio-system/kiali",
@@ -449,10 +449,11 @@ pub fn objects(
             docs.extend(parse_docs(text, path)?);
         }
     }
-    let ns = if b.own.is_empty() {
-        &cfg.lab.bookinfo_namespace
-    } else {
+    // Release files that name no namespace are Bookinfo's; labprov's own name theirs.
+    let ns = if b.release.is_empty() {
         &cfg.lab.namespace
+    } else {
+        &cfg.lab.bookinfo_namespace
     };
     let mut out: Vec<Value> = docs.into_iter().map(|d| normalize(d, b.id, ns)).collect();
     // Namespaces first, so one apply can create a namespace and what lives in it.

@@ -85,3 +85,71 @@ fn hello_node_runs_without_a_sidecar_while_bookinfo_is_injected() {
     );
     assert_eq!(hello[0].1, ["agnhost"]);
 }
+
+/// Guide 4.7 step 5: Jaeger shows traces only once a Telemetry enables a tracing provider the
+/// mesh config declares. After `up` (addons selected by default) the cluster has that chain:
+/// the Telemetry labprov applied names `jaeger`, the demo profile's mesh config declares
+/// `jaeger` as OpenTelemetry to a collector, and that collector Service, from the addons,
+/// listens on the provider's port.
+#[test]
+fn up_enables_tracing_to_the_provider_the_demo_profile_declares() {
+    let world = World::start(1);
+    let up = world.labprov(&["up"]);
+    assert_eq!(up.code, 0, "{}", up.explain());
+
+    let telemetry = kubectl_json(
+        &world,
+        "h1",
+        &["get", "telemetry", "mesh-default", "-n", "istio-system"],
+    );
+    assert_eq!(
+        telemetry["metadata"]["labels"]["labprov.io/bundle"], "addons",
+        "{telemetry}"
+    );
+    let providers: Vec<&str> = telemetry["spec"]["tracing"]
+        .as_array()
+        .expect("spec.tracing")
+        .iter()
+        .flat_map(|t| t["providers"].as_array().into_iter().flatten())
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(providers, ["jaeger"], "{telemetry}");
+
+    let istio = kubectl_json(
+        &world,
+        "h1",
+        &["get", "configmap", "istio", "-n", "istio-system"],
+    );
+    let mesh: Value = serde_saphyr::from_str(istio["data"]["mesh"].as_str().expect("data.mesh"))
+        .expect("the mesh config is YAML");
+    let declared: Vec<&str> = mesh["extensionProviders"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    let jaeger = mesh["extensionProviders"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["name"] == "jaeger")
+        .unwrap_or_else(|| panic!("the mesh config declares no `jaeger` provider: {declared:?}"));
+    let otel = &jaeger["opentelemetry"];
+    let (host, port) = (
+        otel["service"].as_str().unwrap(),
+        otel["port"].as_u64().unwrap(),
+    );
+    let (name, namespace) = {
+        let mut parts = host.split('.');
+        (parts.next().unwrap(), parts.next().unwrap())
+    };
+    let svc = kubectl_json(&world, "h1", &["get", "service", name, "-n", namespace]);
+    assert!(
+        svc["spec"]["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["port"].as_u64() == Some(port)),
+        "{host}:{port} is a port of the collector Service: {svc}"
+    );
+}
