@@ -127,18 +127,29 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
         } => apply_scope(&cfg, bundles, remove)?,
         _ => Scope::profile(&cfg),
     };
-    // `up` prunes what lab.bundles does not select: say so when `apply` adds such a bundle.
+    // `up` prunes what lab.bundles does not select: say so when `apply` adds such a bundle,
+    // and that `up` brings back the bundle it replaced if the profile selects that one.
+    // (That it replaced one, where it did, the manifests step's outcome says.)
     let notes: Vec<String> = match &cli.command {
-        Command::Apply { bundles, .. } => bundles
-            .iter()
-            .filter(|b| !cfg.lab.bundles.contains(b))
-            .map(|b| {
-                format!(
-                    "{b} is not in lab.bundles: the next `labprov up` will remove it; \
+        Command::Apply { bundles, .. } => {
+            let mut notes = Vec::new();
+            for b in bundles.iter().filter(|b| !cfg.lab.bundles.contains(b)) {
+                let back: Vec<&str> = manifests::replacements(std::slice::from_ref(b))
+                    .into_iter()
+                    .map(|(_, old)| old)
+                    .filter(|old| cfg.lab.bundles.iter().any(|x| x == old))
+                    .collect();
+                let back = match back.as_slice() {
+                    [] => String::new(),
+                    some => format!(" and put {} back", some.join(", ")),
+                };
+                notes.push(format!(
+                    "{b} is not in lab.bundles: the next `labprov up` will remove it{back}; \
                      add it to lab.bundles to keep it."
-                )
-            })
-            .collect(),
+                ));
+            }
+            notes
+        }
         _ => Vec::new(),
     };
     if let Some(p) = targets.parallel {
@@ -234,20 +245,36 @@ fn apply_scope(cfg: &Config, bundles: &[String], remove: &[String]) -> Result<Sc
         return Ok(Scope::profile(cfg));
     }
     // Named bundles come on top of what the profile selects, so their needs are checked
-    // against the union; only the named ones are touched.
-    let mut union = cfg.lab.bundles.clone();
+    // against the union; only the named ones are touched, and the bundles they replace
+    // (the other routing exercise) are pruned: the two cannot both be in the cluster.
+    let replaced: Vec<&str> = manifests::replacements(bundles)
+        .into_iter()
+        .map(|(_, old)| old)
+        .collect();
+    let mut union: Vec<String> = cfg
+        .lab
+        .bundles
+        .iter()
+        .filter(|b| !replaced.contains(&b.as_str()))
+        .cloned()
+        .collect();
     union.extend(
         bundles
             .iter()
-            .filter(|b| !cfg.lab.bundles.contains(b))
-            .cloned(),
+            .filter(|b| !union.contains(b))
+            .cloned()
+            .collect::<Vec<_>>(),
     );
     manifests::check_selection(&union).map_err(|why| Error::Usage {
         message: format!("apply: {why}"),
     })?;
     Ok(Scope {
         converge: bundles.to_vec(),
-        prune: bundles.iter().cloned().collect(),
+        prune: bundles
+            .iter()
+            .cloned()
+            .chain(replaced.iter().map(|r| r.to_string()))
+            .collect(),
     })
 }
 

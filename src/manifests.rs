@@ -200,6 +200,18 @@ pub fn check_selection(names: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// The bundles that applying `named` replaces, as (named, replaced): those a named bundle
+/// conflicts with (they define the same objects, so only one can be in the cluster). Two
+/// named bundles that conflict with each other are no replacement but a bad selection.
+pub fn replacements(named: &[String]) -> Vec<(&str, &'static str)> {
+    named
+        .iter()
+        .filter_map(|n| bundle(n))
+        .flat_map(|b| b.conflicts.iter().map(move |c| (b.id, *c)))
+        .filter(|(_, c)| !named.iter().any(|n| n == c))
+        .collect()
+}
+
 /// What a run works on: the bundles to converge, and the bundles whose stale objects may be
 /// pruned. `up` converges the profile's bundles and prunes everything else labprov owns.
 #[derive(Debug, Clone)]
@@ -305,6 +317,24 @@ impl ManifestPlan {
             n(Action::Change),
             n(Action::Prune)
         );
+        // Objects of a bundle pruned or taken over because a conflicting one took its place:
+        // say which, so that `apply routing-weighted` tells that routing-all-v1 is gone.
+        let mut replaced: Vec<(&str, &str)> = self
+            .changes
+            .iter()
+            .filter_map(|c| match c.action {
+                Action::Prune => Some((c.bundle.as_str(), c.reason.strip_prefix("replaced by ")?)),
+                _ => Some((
+                    c.reason.strip_prefix("replaces ")?.strip_suffix("'s")?,
+                    c.bundle.as_str(),
+                )),
+            })
+            .collect();
+        replaced.sort();
+        replaced.dedup();
+        for (old, by) in replaced {
+            text.push_str(&format!("; {old} replaced by {by}"));
+        }
         if !self.rewait.is_empty() {
             text.push_str(&format!(
                 "; rollout of {} to confirm",
@@ -564,12 +594,17 @@ pub fn plan(
                 Some(_) => None,
             };
             if let Some((action, diff)) = action {
+                // An object the other routing exercise applied, now this bundle's.
+                let reason = old
+                    .filter(|r| b.conflicts.contains(&r.bundle.as_str()))
+                    .map(|r| format!("replaces {}'s", r.bundle))
+                    .unwrap_or_default();
                 changes.push(ObjectChange {
                     action,
                     bundle: b.id.to_string(),
                     object: describe(obj),
                     diff,
-                    reason: String::new(),
+                    reason,
                 });
                 bp.apply.push(obj.clone());
             }
@@ -595,19 +630,25 @@ pub fn plan(
         if rendered_keys.contains(k) || !scope.prune.contains(&r.bundle) {
             continue;
         }
+        let replacer = scope
+            .converge
+            .iter()
+            .find(|c| bundle(c).is_some_and(|b| b.conflicts.contains(&r.bundle.as_str())));
         let reason = if scope.converge.contains(&r.bundle) {
-            "no longer rendered from the profile"
+            "no longer rendered from the profile".to_string()
+        } else if let Some(by) = replacer {
+            format!("replaced by {by}")
         } else if !cfg.lab.bundles.contains(&r.bundle) {
-            "not selected in lab.bundles"
+            "not selected in lab.bundles".to_string()
         } else {
-            "removed on request"
+            "removed on request".to_string()
         };
         changes.push(ObjectChange {
             action: Action::Prune,
             bundle: r.bundle.clone(),
             object: describe(&r.object),
             diff: String::new(),
-            reason: reason.to_string(),
+            reason,
         });
         after.objects.remove(k);
         if let Some(bp) = bundles.iter_mut().find(|bp| bp.id == r.bundle) {

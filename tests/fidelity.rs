@@ -153,3 +153,146 @@ fn up_enables_tracing_to_the_provider_the_demo_profile_declares() {
         "{host}:{port} is a port of the collector Service: {svc}"
     );
 }
+
+/// A VirtualService as the routing exercises differ: its name, labprov's bundle label, and
+/// the subsets its first http rule routes to with their weights.
+type Routing = (String, String, Vec<(String, u64)>);
+
+/// The VirtualServices in Bookinfo's namespace, sorted by name.
+fn virtual_services(world: &World) -> Vec<Routing> {
+    let list = kubectl_json(world, "h1", &["get", "virtualservices", "-n", "default"]);
+    let mut out: Vec<_> = list["items"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|vs| {
+            let routes = vs["spec"]["http"][0]["route"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| {
+                    (
+                        r["destination"]["subset"]
+                            .as_str()
+                            .unwrap_or("")
+                            .to_string(),
+                        r["weight"].as_u64().unwrap_or(100),
+                    )
+                })
+                .collect();
+            (
+                vs["metadata"]["name"].as_str().unwrap().to_string(),
+                vs["metadata"]["labels"]["labprov.io/bundle"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                routes,
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn notes(run: &common::Run) -> Vec<String> {
+    run.events
+        .iter()
+        .filter(|e| e["type"] == "note")
+        .filter_map(|e| e["message"].as_str().map(String::from))
+        .collect()
+}
+
+/// Guide 4.5: all traffic to v1, then (after deleting it) the weighted routing of reviews.
+/// `labprov apply` of one routing exercise while the other is in the cluster switches: only
+/// the VirtualServices of the one applied last are left, and labprov says so.
+#[test]
+fn applying_one_routing_exercise_replaces_the_other() {
+    let world = World::start(1);
+    let up = world.labprov(&["up"]);
+    assert_eq!(up.code, 0, "{}", up.explain());
+    // The gateway's VirtualService (bundle bookinfo) is there throughout; the routing
+    // exercises come and go beside it.
+    let bookinfo = (
+        "bookinfo".to_string(),
+        "bookinfo".to_string(),
+        vec![(String::new(), 100)],
+    );
+    assert_eq!(virtual_services(&world), std::slice::from_ref(&bookinfo));
+
+    let v1 = world.labprov(&["apply", "routing-all-v1"]);
+    assert_eq!(v1.code, 0, "{}", v1.explain());
+    let all_v1 = |name: &str| {
+        (
+            name.to_string(),
+            "routing-all-v1".to_string(),
+            vec![("v1".to_string(), 100)],
+        )
+    };
+    assert_eq!(
+        virtual_services(&world),
+        [
+            bookinfo.clone(),
+            all_v1("details"),
+            all_v1("productpage"),
+            all_v1("ratings"),
+            all_v1("reviews"),
+        ]
+    );
+
+    let weighted = world.labprov(&["apply", "routing-weighted"]);
+    assert_eq!(weighted.code, 0, "{}", weighted.explain());
+    assert_eq!(
+        virtual_services(&world),
+        [
+            bookinfo.clone(),
+            (
+                "reviews".to_string(),
+                "routing-weighted".to_string(),
+                vec![("v1".into(), 50), ("v2".into(), 30), ("v3".into(), 20)]
+            ),
+        ],
+        "exactly the weighted VirtualService for reviews; the all-v1 ones are removed"
+    );
+    // It says so, in the manifests step's outcome (plan names the reason for each object).
+    assert_eq!(
+        weighted.step("h1", "manifests")["detail"],
+        "0 to create, 1 to change, 3 to prune; routing-all-v1 replaced by routing-weighted",
+        "{}",
+        weighted.explain()
+    );
+    assert_eq!(
+        notes(&weighted),
+        [
+            "routing-weighted is not in lab.bundles: the next `labprov up` will remove it; \
+          add it to lab.bundles to keep it."
+        ]
+    );
+
+    // And back: the weighted one goes, all four v1 ones come back.
+    let back = world.labprov(&["apply", "routing-all-v1"]);
+    assert_eq!(back.code, 0, "{}", back.explain());
+    assert_eq!(
+        virtual_services(&world),
+        [
+            bookinfo,
+            all_v1("details"),
+            all_v1("productpage"),
+            all_v1("ratings"),
+            all_v1("reviews"),
+        ]
+    );
+    assert_eq!(
+        back.step("h1", "manifests")["detail"],
+        "3 to create, 1 to change, 0 to prune; routing-weighted replaced by routing-all-v1",
+        "{}",
+        back.explain()
+    );
+    // Both at once is still no selection.
+    let both = world.labprov(&["apply", "routing-all-v1", "routing-weighted"]);
+    assert_eq!(both.code, 2, "{}", both.explain());
+    assert!(
+        both.stderr.contains("define the same objects: select one"),
+        "{}",
+        both.explain()
+    );
+}
