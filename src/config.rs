@@ -895,7 +895,15 @@ fn lab(layers: &[Layer]) -> Result<Lab> {
         }
     };
     let egress_cidr = match pick(layers, |r| l(r)?.egress_cidr.as_ref()) {
-        None => "192.168.1.0/24".to_string(),
+        // The guide's 192.168.1.0/24 is "your host OS LAN", which a CrownLabs VM's cluster
+        // never reaches, so step 7 of 3.5 (ping an allowed address) cannot be seen to work.
+        // What a pod can always reach outside the cluster is the host of minikube's docker
+        // network: minikube creates it as 192.168.49.0/24 (kic/oci/network_create.go,
+        // defaultFirstSubnetAddr) with the host at its gateway 192.168.49.1, the address the
+        // node calls host.minikube.internal (node/start.go, AddHostAlias). Pinging it is
+        // allowed under this policy and answers; anything else outside is dropped. (minikube
+        // takes 192.168.58.0/24 and up when .49 is taken: set lab.egress_cidr then.)
+        None => "192.168.49.0/24".to_string(),
         Some(c) => c
             .value
             .parse::<ipnet::IpNet>()

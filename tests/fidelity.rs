@@ -296,3 +296,63 @@ fn applying_one_routing_exercise_replaces_the_other() {
         both.explain()
     );
 }
+
+/// Guide 3.5 step 7: from `pod4`, "ping your Host OS", which the policy's ipBlock allows.
+/// With labprov's default the allowed block holds the VM as the cluster sees it: the node
+/// names the host `host.minikube.internal` (minikube adds it to the node's /etc/hosts: the
+/// gateway of its docker network), and that address lies in the rendered ipBlock.
+#[test]
+fn the_default_egress_block_holds_the_vm_the_node_calls_host_minikube_internal() {
+    let world = World::start(1);
+    let up = world.labprov(&["up"]);
+    assert_eq!(up.code, 0, "{}", up.explain());
+    let apply = world.labprov(&["apply", "netpol-restrict-egress"]);
+    assert_eq!(apply.code, 0, "{}", apply.explain());
+
+    let np = kubectl_json(
+        &world,
+        "h1",
+        &[
+            "get",
+            "networkpolicy",
+            "restrict-egress",
+            "-n",
+            "network-policy-demo",
+        ],
+    );
+    let cidr: ipnet::IpNet = np["spec"]["egress"][0]["to"][0]["ipBlock"]["cidr"]
+        .as_str()
+        .expect("an ipBlock")
+        .parse()
+        .expect("a CIDR");
+
+    let out = world.exec(
+        "h1",
+        Some(&world.user),
+        &[
+            "minikube",
+            "ssh",
+            "--",
+            "getent",
+            "hosts",
+            "host.minikube.internal",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let line = String::from_utf8_lossy(&out.stdout).into_owned();
+    let host: std::net::IpAddr = line
+        .split_whitespace()
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address for host.minikube.internal: {line:?}"));
+    assert!(
+        cidr.contains(&host),
+        "{host} (the VM) lies in the allowed block {cidr}"
+    );
+    // The guide's own block would not have held it.
+    let guide: ipnet::IpNet = "192.168.1.0/24".parse().unwrap();
+    assert!(
+        !guide.contains(&host),
+        "{host} is no LAN address of the guide's"
+    );
+}

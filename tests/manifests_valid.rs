@@ -693,7 +693,7 @@ fn restrict_egress_allows_the_ip_block_and_dns_to_any_namespace() {
             "podSelector": {"matchLabels": {"app": "testRestrictEgress"}},
             "policyTypes": ["Egress"],
             "egress": [
-                {"to": [{"ipBlock": {"cidr": "192.168.1.0/24"}}]},
+                {"to": [{"ipBlock": {"cidr": "192.168.49.0/24"}}]},
                 {"to": [{"namespaceSelector": {}}],
                  "ports": [{"protocol": "UDP", "port": 53}]}
             ]
