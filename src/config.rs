@@ -149,7 +149,8 @@ pub struct Cluster {
     pub memory_mib: u64,
     pub kubernetes_version: String,
     pub addons: Vec<String>,
-    /// Cilium's cluster pool; a node resolver inside it breaks DNS (cilium/cilium#16439).
+    /// The pod pool in effect (minikube's, for every CNI; not set by the profile): a node
+    /// resolver inside it breaks DNS (cilium/cilium#16439).
     pub pod_cidr: String,
 }
 
@@ -403,19 +404,17 @@ impl Config {
                 })
                 .collect::<Result<_>>()?,
         };
-        let pod_cidr = match pick(layers, |r| c(r)?.pod_cidr.as_ref()) {
-            None => "10.0.0.0/8".to_string(),
-            Some(p) => p
-                .value
-                .parse::<ipnet::IpNet>()
-                .map(|n| n.to_string())
-                .map_err(|e| {
-                    p.invalid(
-                        "cluster.pod_cidr",
-                        format!("`{}` is not a CIDR ({e})", p.value),
-                    )
-                })?,
-        };
+        // The pool is minikube's, not the profile's (see crate::compat::MINIKUBE_POD_CIDR).
+        if let Some(p) = pick(layers, |r| c(r)?.pod_cidr.as_ref()) {
+            p.value.parse::<ipnet::IpNet>().map_err(|e| {
+                p.invalid(
+                    "cluster.pod_cidr",
+                    format!("`{}` is not a CIDR ({e})", p.value),
+                )
+            })?;
+            return Err(p.invalid("cluster.pod_cidr", crate::compat::pod_cidr_removed()));
+        }
+        let pod_cidr = crate::compat::MINIKUBE_POD_CIDR.to_string();
 
         fn n(r: &crate::profile::RawProfile) -> Option<&crate::profile::RawDns> {
             r.dns.as_ref()
@@ -447,7 +446,8 @@ impl Config {
         {
             let at = pick(layers, |r| n(r)?.nameserver.as_ref());
             let reason = format!(
-                "{nameserver} lies inside the cluster pod CIDR {pod_cidr}: pods could not reach it"
+                "{nameserver} lies inside {pod_cidr}, the pod pool minikube gives the cluster: \
+                 pods could not reach it"
             );
             return Err(match at {
                 Some(at) => at.invalid("dns.nameserver", reason),

@@ -9,6 +9,7 @@
 
 pub mod artifacts;
 pub mod cli;
+pub mod compat;
 pub mod config;
 pub mod engine;
 pub mod error;

@@ -147,6 +147,8 @@ pub struct RawCluster {
     pub memory: Option<Spanned<String>>,
     pub kubernetes_version: Option<Spanned<String>>,
     pub addons: Option<Vec<Spanned<String>>>,
+    /// Removed (it never reached the cluster); still read so that a profile that sets it is
+    /// told why instead of only "unknown field".
     pub pod_cidr: Option<Spanned<String>>,
 }
 

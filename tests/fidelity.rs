@@ -356,3 +356,92 @@ fn the_default_egress_block_holds_the_vm_the_node_calls_host_minikube_internal()
         "{host} is no LAN address of the guide's"
     );
 }
+
+/// Run labprov on this machine with a profile that extends the built-in `local` one plus
+/// `extra`, rendering only (validation runs, nothing is contacted).
+fn render_with(extra: &str) -> common::Run {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("p.toml");
+    std::fs::write(&profile, format!("extends = \"local\"\n{extra}")).unwrap();
+    let out = common::labprov()
+        .arg("--profile")
+        .arg(&profile)
+        .args(["--output", "plain", "render", "--out"])
+        .arg(dir.path().join("out"))
+        .output()
+        .expect("labprov runs");
+    common::Run::new(out)
+}
+
+/// `cluster.pod_cidr` never reached the cluster: minikube's `--cni=cilium` always runs the
+/// pool 10.244.0.0/16. The key is gone (a profile that sets it is told why, at its line), and
+/// the check that the DNS fix's nameserver lies outside the pool uses that pool.
+#[test]
+fn the_nameserver_check_uses_the_pool_minikube_runs_and_pod_cidr_is_refused() {
+    let inside = render_with("[dns]\nnameserver = \"10.244.0.53\"\n");
+    assert_eq!(inside.code, 2, "{}", inside.explain());
+    assert!(
+        inside.stderr.contains(
+            "invalid value for `dns.nameserver`: 10.244.0.53 lies inside 10.244.0.0/16, the pod \
+             pool minikube gives the cluster: pods could not reach it"
+        ) && inside.stderr.contains("p.toml:3:14"),
+        "{}",
+        inside.explain()
+    );
+    // Inside Cilium's own default pool (what the key's old default claimed) but outside the
+    // pool in effect: accepted.
+    let outside = render_with("[dns]\nnameserver = \"10.0.0.53\"\n");
+    assert_eq!(outside.code, 0, "{}", outside.explain());
+
+    let old_key = render_with("[cluster]\npod_cidr = \"10.0.0.0/8\"\n");
+    assert_eq!(old_key.code, 2, "{}", old_key.explain());
+    assert!(
+        old_key
+            .stderr
+            .contains("invalid value for `cluster.pod_cidr`: this key was removed")
+            && old_key.stderr.contains("p.toml:3:12"),
+        "{}",
+        old_key.explain()
+    );
+}
+
+/// The pool labprov checks against is the one the world's cluster reports, as real minikube
+/// would: Cilium's ConfigMap and the pods' addresses.
+#[test]
+fn the_cluster_runs_the_pod_pool_labprov_checks_against() {
+    let world = World::start(1);
+    let up = world.labprov(&["up"]);
+    assert_eq!(up.code, 0, "{}", up.explain());
+    let cm = kubectl_json(
+        &world,
+        "h1",
+        &["get", "configmap", "cilium-config", "-n", "kube-system"],
+    );
+    let pool: ipnet::IpNet = cm["data"]["cluster-pool-ipv4-cidr"]
+        .as_str()
+        .expect("cluster-pool-ipv4-cidr")
+        .parse()
+        .unwrap();
+    assert_eq!(pool.to_string(), "10.244.0.0/16");
+    let pods = kubectl_json(&world, "h1", &["get", "pods", "-n", "default"]);
+    let ips: Vec<std::net::IpAddr> = pods["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["status"]["podIP"].as_str()?.parse().ok())
+        .collect();
+    assert!(!ips.is_empty(), "{pods}");
+    for ip in &ips {
+        assert!(pool.contains(ip), "pod IP {ip} is in the pool {pool}");
+    }
+    // A nameserver there is what the profile check refuses.
+    let ns = ips[0];
+    let bad = world.profile_plus("ns.toml", &format!("[dns]\nnameserver = \"{ns}\"\n"));
+    let plan = world.labprov_with(&bad, &["plan"]);
+    assert_eq!(plan.code, 2, "{}", plan.explain());
+    assert!(
+        plan.stderr.contains(&format!("{ns} lies inside {pool}")),
+        "{}",
+        plan.explain()
+    );
+}

@@ -1612,7 +1612,10 @@ def _make_pod(store, ns, name, template, owner_kind, owner_name, owner_uid, temp
 
 
 def _pod_ip(store, cni, seed):
-    base = "10.0.0." if cni == "cilium" else "10.244.0."
+    # minikube gives every CNI the pod pool 10.244.0.0/16 (pkg/minikube/cni/cni.go
+    # DefaultPodCIDR; cilium.go renders Cilium's cluster-pool-ipv4-cidr from it); with
+    # cluster-pool-ipv4-mask-size 24 the single node's pods come from 10.244.0.0/24.
+    base = "10.244.0."
     used = {((o.get("status") or {}).get("podIP")) for o in store.list(Resource(*BUILTIN_RESOURCES[2]))}
     n = int(hashlib.sha256(seed.encode()).hexdigest(), 16) % 240 + 10
     for k in range(250):
