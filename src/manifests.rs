@@ -143,6 +143,16 @@ pub static BUNDLES: &[Bundle] = &[
         waits: Waits::None,
     },
     Bundle {
+        id: "exercise-pods",
+        title: "the pods the exercises create by hand: test-pod (3.2), pod1-pod4 (3.3-3.5), \
+                legacy-app (4.6)",
+        needs: &["hello-node"],
+        conflicts: &[],
+        own: &[yaml!("exercise-pods.yaml")],
+        release: &[],
+        waits: Waits::None,
+    },
+    Bundle {
         id: "addons",
         title: "Kiali, Grafana, Jaeger, Prometheus, and tracing to Jaeger turned on (guide 4.7)",
         needs: &[],
@@ -747,7 +757,8 @@ mod tests {
         assert_eq!(
             unknown_bundle("adons"),
             "no bundle `adons`: did you mean `addons`? (bundles: hello-node, netpol-deny-all, netpol-allow-specific, \
-             netpol-restrict-egress, bookinfo, destination-rules, routing-all-v1, routing-weighted, mtls-strict, addons)"
+             netpol-restrict-egress, bookinfo, destination-rules, routing-all-v1, routing-weighted, mtls-strict, \
+             exercise-pods, addons)"
         );
     }
 

@@ -445,3 +445,157 @@ fn the_cluster_runs_the_pod_pool_labprov_checks_against() {
         plan.explain()
     );
 }
+
+/// The exercise pods as the cluster has them: `namespace/name` → (labels, containers,
+/// phase), sorted; only the pods labprov's exercise-pods bundle owns.
+fn exercise_pods(world: &World) -> Vec<(String, Value, Vec<String>, String)> {
+    let list = kubectl_json(
+        world,
+        "h1",
+        &["get", "pods", "-A", "-l", "labprov.io/bundle=exercise-pods"],
+    );
+    let mut out: Vec<_> = list["items"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|p| {
+            let mut labels = p["metadata"]["labels"].clone();
+            if let Some(l) = labels.as_object_mut() {
+                l.retain(|k, _| !k.contains("labprov") && !k.starts_with("app.kubernetes.io/"));
+            }
+            let containers = ["containers", "initContainers"]
+                .iter()
+                .flat_map(|k| p["spec"][*k].as_array().cloned().unwrap_or_default())
+                .filter_map(|c| c["name"].as_str().map(String::from))
+                .collect();
+            (
+                format!(
+                    "{}/{}",
+                    p["metadata"]["namespace"].as_str().unwrap(),
+                    p["metadata"]["name"].as_str().unwrap()
+                ),
+                labels,
+                containers,
+                p["status"]["phase"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// Guide 3.2-3.5 and 4.6 have students create test-pod, pod1-pod4 and legacy-app by hand.
+/// The optional bundle exercise-pods creates them (with the labels the policies select on,
+/// test-pod and legacy-app without a sidecar) and is applied and pruned like every bundle.
+#[test]
+fn exercise_pods_are_applied_and_pruned_like_every_bundle() {
+    let world = World::start(1);
+    let up = world.labprov(&["up"]);
+    assert_eq!(up.code, 0, "{}", up.explain());
+    assert_eq!(exercise_pods(&world), [], "not applied by default");
+
+    let apply = world.labprov(&["apply", "exercise-pods"]);
+    assert_eq!(apply.code, 0, "{}", apply.explain());
+    assert_eq!(
+        apply.step("h1", "manifests")["detail"],
+        "6 to create, 0 to change, 0 to prune"
+    );
+    let pod = |name: &str, labels: Value| {
+        let short = name.rsplit('/').next().unwrap().to_string();
+        (name.to_string(), labels, vec![short], "Running".to_string())
+    };
+    let expected = vec![
+        pod(
+            "default/test-pod",
+            serde_json::json!({"run": "test-pod", "sidecar.istio.io/inject": "false"}),
+        ),
+        pod(
+            "legacy/legacy-app",
+            serde_json::json!({"run": "legacy-app"}),
+        ),
+        pod(
+            "network-policy-demo/pod1",
+            serde_json::json!({"run": "pod1", "app": "web"}),
+        ),
+        pod(
+            "network-policy-demo/pod2",
+            serde_json::json!({"run": "pod2"}),
+        ),
+        pod(
+            "network-policy-demo/pod3",
+            serde_json::json!({"run": "pod3", "access": "allowed"}),
+        ),
+        pod(
+            "network-policy-demo/pod4",
+            serde_json::json!({"run": "pod4", "app": "testRestrictEgress"}),
+        ),
+    ];
+    // Each runs its one container: test-pod, in the injection-labelled `default`, has no
+    // istio-proxy (in the guide it runs before Istio exists).
+    assert_eq!(exercise_pods(&world), expected);
+    // Positive control for that: a pod applied the same way in `default` without the label
+    // is injected.
+    let probe = world.dir.join("probe.yaml");
+    std::fs::write(
+        &probe,
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: probe\n  namespace: default\nspec:\n  \
+         containers:\n  - name: probe\n    image: busybox\n    command: [\"sleep\", \"600\"]\n",
+    )
+    .unwrap();
+    let out = world.exec(
+        "h1",
+        Some(&world.user),
+        &["kubectl", "apply", "-f", probe.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let probe_pod = kubectl_json(&world, "h1", &["get", "pod", "probe", "-n", "default"]);
+    assert!(
+        probe_pod["spec"]["initContainers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["name"] == "istio-proxy"),
+        "{probe_pod}"
+    );
+
+    // Not in lab.bundles: `up` prunes them, saying why in plan first.
+    let plan = world.labprov(&["plan"]);
+    let prunes: Vec<&Value> = plan
+        .events
+        .iter()
+        .filter(|e| e["type"] == "object" && e["bundle"] == "exercise-pods")
+        .collect();
+    assert_eq!(prunes.len(), 6, "{}", plan.explain());
+    assert!(
+        prunes
+            .iter()
+            .all(|e| e["action"] == "prune" && e["reason"] == "not selected in lab.bundles")
+    );
+    let up = world.labprov(&["up"]);
+    assert_eq!(up.code, 0, "{}", up.explain());
+    assert_eq!(exercise_pods(&world), []);
+
+    // Selected in the profile: `up` creates them, a second `up` leaves them, `--remove`
+    // deletes them.
+    let selected = world.profile_plus(
+        "pods.toml",
+        "[lab]\nbundles = [\"hello-node\", \"bookinfo\", \"destination-rules\", \"exercise-pods\", \"addons\"]\n",
+    );
+    let up = world.labprov_with(&selected, &["up"]);
+    assert_eq!(up.code, 0, "{}", up.explain());
+    assert_eq!(exercise_pods(&world), expected);
+    let again = world.labprov_with(&selected, &["up"]);
+    assert_eq!(
+        again.step("h1", "manifests")["kind"],
+        "ok",
+        "{}",
+        again.explain()
+    );
+    let remove = world.labprov_with(&selected, &["apply", "--remove", "exercise-pods"]);
+    assert_eq!(remove.code, 0, "{}", remove.explain());
+    assert_eq!(
+        remove.step("h1", "manifests")["detail"],
+        "0 to create, 0 to change, 6 to prune"
+    );
+    assert_eq!(exercise_pods(&world), []);
+}

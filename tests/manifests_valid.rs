@@ -206,6 +206,12 @@ fn every_template_renders_to_named_objects_in_explicit_namespaces() {
         [
             "allow-specific-ingress.yaml: networking.k8s.io/v1 NetworkPolicy network-policy-demo/allow-specific-ingress",
             "deny-all-ingress.yaml: networking.k8s.io/v1 NetworkPolicy network-policy-demo/default-deny-ingress",
+            "exercise-pods.yaml: v1 Pod default/test-pod",
+            "exercise-pods.yaml: v1 Pod network-policy-demo/pod1",
+            "exercise-pods.yaml: v1 Pod network-policy-demo/pod2",
+            "exercise-pods.yaml: v1 Pod network-policy-demo/pod3",
+            "exercise-pods.yaml: v1 Pod network-policy-demo/pod4",
+            "exercise-pods.yaml: v1 Pod legacy/legacy-app",
             "hello-node.yaml: apps/v1 Deployment default/hello-node",
             "hello-node.yaml: v1 Service default/hello-node",
             "istio-weighted-routing.yaml: networking.istio.io/v1 VirtualService default/reviews",
@@ -823,5 +829,86 @@ fn tracing_is_enabled_mesh_wide_to_the_demo_profiles_jaeger_provider() {
     assert!(
         tracing[0].get("disableSpanReporting").is_none(),
         "spans are reported: {spec}"
+    );
+}
+
+/// The pods the guide's exercises create by hand (3.2-3.5, 4.6), as `kubectl run` makes them
+/// (label run=NAME, a container named after the pod) with the guide's images and the labels
+/// its policies select on; a long sleep instead of an interactive shell.
+#[test]
+fn exercise_pods_are_the_guides_with_the_labels_its_policies_select() {
+    let docs: Vec<Doc> = all_docs()
+        .into_iter()
+        .filter(|d| d.file == "exercise-pods.yaml")
+        .collect();
+    let pod = |name: &str| -> &Doc {
+        docs.iter()
+            .find(|d| d.name() == name)
+            .unwrap_or_else(|| panic!("exercise-pods.yaml: no pod {name}"))
+    };
+    let expect = [
+        (
+            "test-pod",
+            "busybox",
+            json!({"run": "test-pod", "sidecar.istio.io/inject": "false"}),
+        ),
+        ("pod1", "nginx", json!({"run": "pod1", "app": "web"})),
+        ("pod2", "busybox", json!({"run": "pod2"})),
+        (
+            "pod3",
+            "busybox",
+            json!({"run": "pod3", "access": "allowed"}),
+        ),
+        (
+            "pod4",
+            "busybox",
+            json!({"run": "pod4", "app": "testRestrictEgress"}),
+        ),
+        ("legacy-app", "busybox", json!({"run": "legacy-app"})),
+    ];
+    assert_eq!(docs.len(), expect.len());
+    for (name, image, labels) in expect {
+        let d = pod(name);
+        assert_eq!(d.kind(), "Pod");
+        assert_eq!(d.value["metadata"]["labels"], labels, "{name}");
+        let containers = d.value["spec"]["containers"].as_array().unwrap();
+        assert_eq!(containers.len(), 1, "{name}");
+        assert_eq!(containers[0]["name"], name);
+        assert_eq!(containers[0]["image"], image, "{name}");
+        if image == "busybox" {
+            // Runs until deleted (a year), with no terminal attached.
+            assert_eq!(
+                containers[0]["command"],
+                json!(["sleep", "31536000"]),
+                "{name}"
+            );
+        } else {
+            assert!(
+                containers[0].get("command").is_none(),
+                "nginx serves: {name}"
+            );
+        }
+    }
+    // The policies of 3.4 and 3.5 select these pods.
+    let selects = |file: &str, pointer: &str| -> Value {
+        the_doc(file).value.pointer(pointer).cloned().unwrap()
+    };
+    assert_eq!(
+        selects(
+            "allow-specific-ingress.yaml",
+            "/spec/podSelector/matchLabels/app"
+        ),
+        pod("pod1").value["metadata"]["labels"]["app"]
+    );
+    assert_eq!(
+        selects(
+            "allow-specific-ingress.yaml",
+            "/spec/ingress/0/from/0/podSelector/matchLabels/access"
+        ),
+        pod("pod3").value["metadata"]["labels"]["access"]
+    );
+    assert_eq!(
+        selects("restrict-egress.yaml", "/spec/podSelector/matchLabels/app"),
+        pod("pod4").value["metadata"]["labels"]["app"]
     );
 }

@@ -1764,8 +1764,33 @@ def namespace_defaults(obj):
     obj["status"] = {"phase": "Active"}
 
 
+def pod_admission(store, obj):
+    """A Pod written directly (kubectl apply/create of kind Pod, not a controller's): what it
+    gets on CREATE. The Istio injector's mutating webhook (on pod CREATE only, so an existing
+    pod is never re-injected; same selection as for controllers' pods, see _injection_wanted)
+    and, the stand-in's node being instant, a scheduled, running status with an address from
+    the pod pool. A pod that already has a status (an update) is left alone."""
+    if obj.get("status"):
+        return
+    md = obj.setdefault("metadata", {})
+    ns = md.get("namespace") or "default"
+    name = md.get("name")
+    made = _make_pod(store, ns, name, {"metadata": {"labels": md.get("labels") or {},
+                                                    "annotations": md.get("annotations") or {}},
+                                       "spec": obj.get("spec") or {}},
+                     "Pod", name, "", "", _pod_ready(ns, name), _pod_ip(store, "", "%s/%s" % (ns, name)))
+    if made["metadata"].get("labels"):
+        md["labels"] = made["metadata"]["labels"]
+    if made["metadata"].get("annotations"):
+        md["annotations"] = made["metadata"]["annotations"]
+    obj["spec"] = made["spec"]
+    obj["status"] = made["status"]
+
+
 def apply_server_defaults(store, r, obj):
-    if r.group == "" and r.kind == "Service":
+    if r.group == "" and r.kind == "Pod":
+        pod_admission(store, obj)
+    elif r.group == "" and r.kind == "Service":
         service_defaults(store, obj)
     elif r.group == "apps" and r.kind == "Deployment":
         deployment_defaults(obj)
