@@ -109,10 +109,10 @@ pub enum Command {
         #[command(flatten)]
         targets: Targets,
     },
-    /// Open the lab's dashboards and the ingress gateway on 127.0.0.1, through the jump host,
-    /// and keep them open until Ctrl-C.
+    /// Open the lab's dashboards, the ingress gateway and hello-node on 127.0.0.1, through the
+    /// jump host (or on this machine with the local profile), and keep them open until Ctrl-C.
     Tunnel {
-        /// Services: dashboard, kiali, grafana, jaeger, prometheus, gateway, ssh
+        /// Services: dashboard, kiali, grafana, jaeger, prometheus, gateway, hello-node, ssh
         /// (default: all but ssh).
         #[arg(value_name = "SERVICE")]
         services: Vec<String>,

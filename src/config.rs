@@ -1021,12 +1021,18 @@ fn lab(layers: &[Layer]) -> Result<Lab> {
     })
 }
 
+/// The profile key of a tunnel service's local port.
+pub fn tunnel_key(service: &str) -> String {
+    format!("tunnel.{}", service.replace('-', "_"))
+}
+
 fn tunnel_ports(layers: &[Layer]) -> Result<std::collections::BTreeMap<String, u16>> {
     fn t(r: &crate::profile::RawProfile) -> Option<&crate::profile::RawTunnel> {
         r.tunnel.as_ref()
     }
     type PortOf = fn(&crate::profile::RawTunnel) -> Option<&Spanned<u16>>;
-    let fields: [(&str, u16, PortOf); 7] = [
+    // Service name (its key in the profile has `_` for `-`), default port, the value.
+    let fields: [(&str, u16, PortOf); 8] = [
         ("dashboard", 8001, |r| r.dashboard.as_ref()),
         ("kiali", 20001, |r| r.kiali.as_ref()),
         ("grafana", 3000, |r| r.grafana.as_ref()),
@@ -1034,6 +1040,8 @@ fn tunnel_ports(layers: &[Layer]) -> Result<std::collections::BTreeMap<String, u
         ("prometheus", 9090, |r| r.prometheus.as_ref()),
         ("gateway", 8080, |r| r.gateway.as_ref()),
         ("ssh", 2222, |r| r.ssh.as_ref()),
+        // Guide 2.3: `kubectl port-forward service/hello-node 7080:8080`.
+        ("hello-node", 7080, |r| r.hello_node.as_ref()),
     ];
     let mut ports = std::collections::BTreeMap::new();
     let mut used: Vec<(u16, &str)> = Vec::new();
@@ -1041,12 +1049,12 @@ fn tunnel_ports(layers: &[Layer]) -> Result<std::collections::BTreeMap<String, u
         let port = match pick(layers, |r| get(t(r)?)) {
             None => default,
             Some(p) if p.value == 0 => {
-                return Err(p.invalid(&format!("tunnel.{name}"), "port 0 is not a port"));
+                return Err(p.invalid(&tunnel_key(name), "port 0 is not a port"));
             }
             Some(p) => {
                 if let Some((_, other)) = used.iter().find(|(u, _)| *u == p.value) {
                     return Err(p.invalid(
-                        &format!("tunnel.{name}"),
+                        &tunnel_key(name),
                         format!("port {} is also the port of {other}", p.value),
                     ));
                 }

@@ -82,6 +82,7 @@ pub struct RawTunnel {
     pub prometheus: Option<Spanned<u16>>,
     pub gateway: Option<Spanned<u16>>,
     pub ssh: Option<Spanned<u16>>,
+    pub hello_node: Option<Spanned<u16>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -6,6 +6,11 @@
 //! recorded by pid; an SSH local forward on the host's one master connection brings it to
 //! `127.0.0.1:<port>` here. A health loop fetches every URL every few seconds and restarts
 //! whatever died. On Ctrl-C the forwarders this run started are stopped, and only those.
+//!
+//! With the `local` profile the VM is this machine: the same forwarders run here and listen
+//! on `127.0.0.1:<port>` themselves (no SSH forward), and the gateway's URL is the address
+//! `minikube tunnel` gives it, as the guide finds it (4.4 step 6). The ClusterIP addons and
+//! the gateway are no more reachable without them here than on a VM.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -25,9 +30,9 @@ const DIR: &str = "$HOME/.local/state/labprov/host/tunnels";
 
 #[derive(Debug, Clone, Copy)]
 enum Kind {
-    /// `kubectl port-forward -n NS TARGET VMPORT:REMOTE`.
+    /// `kubectl port-forward -n NS TARGET VMPORT:REMOTE`; no namespace: `lab.namespace`.
     PortForward {
-        namespace: &'static str,
+        namespace: Option<&'static str>,
         target: &'static str,
         remote: u16,
     },
@@ -55,7 +60,7 @@ const SERVICES: &[Service] = &[
     Service {
         name: "kiali",
         kind: Kind::PortForward {
-            namespace: "istio-system",
+            namespace: Some("istio-system"),
             target: "svc/kiali",
             remote: 20001,
         },
@@ -64,7 +69,7 @@ const SERVICES: &[Service] = &[
     Service {
         name: "grafana",
         kind: Kind::PortForward {
-            namespace: "istio-system",
+            namespace: Some("istio-system"),
             target: "svc/grafana",
             remote: 3000,
         },
@@ -73,7 +78,7 @@ const SERVICES: &[Service] = &[
     Service {
         name: "jaeger",
         kind: Kind::PortForward {
-            namespace: "istio-system",
+            namespace: Some("istio-system"),
             target: "svc/tracing",
             remote: 80,
         },
@@ -83,7 +88,7 @@ const SERVICES: &[Service] = &[
     Service {
         name: "prometheus",
         kind: Kind::PortForward {
-            namespace: "istio-system",
+            namespace: Some("istio-system"),
             target: "svc/prometheus",
             remote: 9090,
         },
@@ -98,6 +103,17 @@ const SERVICES: &[Service] = &[
         name: "ssh",
         kind: Kind::Ssh,
         path: "",
+    },
+    // Guide 2.3: `kubectl port-forward service/hello-node 7080:8080`, then
+    // http://localhost:7080 (agnhost netexec answers on /).
+    Service {
+        name: "hello-node",
+        kind: Kind::PortForward {
+            namespace: None,
+            target: "svc/hello-node",
+            remote: 8080,
+        },
+        path: "/",
     },
 ];
 
@@ -136,6 +152,9 @@ struct Forward {
     local: u16,
     remote_host: String,
     remote_port: u16,
+    /// Where the user connects (and the health check goes): `127.0.0.1:local` through SSH;
+    /// on this machine, where the service itself listens.
+    reach: (String, u16),
     /// `Some(path)`: check over HTTP; `None`: check the SSH banner or just the connection.
     http_path: Option<String>,
     banner: bool,
@@ -148,6 +167,7 @@ fn plan(
     cfg: &Config,
     names: &[String],
     custom: &[CustomForward],
+    local: bool,
 ) -> Result<Vec<(Option<&'static Service>, u16)>> {
     let mut chosen: Vec<(Option<&'static Service>, u16)> = Vec::new();
     let names: Vec<String> = if names.is_empty() && custom.is_empty() {
@@ -166,7 +186,23 @@ fn plan(
                 message: format!("tunnel: no service `{n}` (services: {})", all.join(", ")),
             });
         };
+        if local && matches!(s.kind, Kind::Ssh) {
+            return Err(Error::Usage {
+                message: "tunnel: ssh forwards to a VM's sshd; with this machine as the host \
+                          there is none to forward to"
+                    .into(),
+            });
+        }
         chosen.push((Some(s), cfg.tunnel[s.name]));
+    }
+    if local && let Some(c) = custom.first() {
+        return Err(Error::Usage {
+            message: format!(
+                "tunnel: --forward {}:{}:{} needs a VM reached over SSH; on this machine \
+                 connect to {}:{} itself",
+                c.local, c.host, c.port, c.host, c.port
+            ),
+        });
     }
     for c in custom {
         chosen.push((None, c.local));
@@ -181,10 +217,13 @@ fn plan(
                 ),
             });
         }
-        if let Err(e) = TcpListener::bind(("127.0.0.1", *port)) {
+        // On this machine the gateway is reached at its own address, not a local port.
+        let needs_port = !(local && s.is_some_and(|s| matches!(s.kind, Kind::Gateway)));
+        if needs_port && let Err(e) = TcpListener::bind(("127.0.0.1", *port)) {
             return Err(Error::Usage {
                 message: format!(
-                    "tunnel: local port {port} for {label} is taken ({e}); change `tunnel.{label}` in the profile"
+                    "tunnel: local port {port} for {label} is taken ({e}); change `{}` in the profile",
+                    crate::config::tunnel_key(&label)
                 ),
             });
         }
@@ -221,7 +260,7 @@ fn forwarder(cfg: &Config, s: &Service, port: u16) -> Option<(String, String)> {
             format!(
                 "{} port-forward --address 127.0.0.1 -n {} {} {port}:{remote}",
                 q(&format!("{bin}/kubectl")),
-                q(namespace),
+                q(namespace.unwrap_or(&cfg.lab.namespace)),
                 q(target)
             ),
             "Forwarding from".into(),
@@ -383,16 +422,17 @@ impl Session<'_> {
 }
 
 async fn healthy(client: &reqwest::Client, f: &Forward) -> bool {
+    let (host, port) = (&f.reach.0, f.reach.1);
     match &f.http_path {
         Some(path) => client
-            .get(format!("http://127.0.0.1:{}{path}", f.local))
+            .get(format!("http://{}{path}", host_port(host, port)))
             .send()
             .await
             .is_ok_and(|r| r.status().as_u16() < 500),
         None => {
             let Ok(Ok(mut stream)) = tokio::time::timeout(
                 Duration::from_secs(2),
-                tokio::net::TcpStream::connect(("127.0.0.1", f.local)),
+                tokio::net::TcpStream::connect((host.as_str(), port)),
             )
             .await
             else {
@@ -411,6 +451,15 @@ async fn healthy(client: &reqwest::Client, f: &Forward) -> bool {
     }
 }
 
+/// `host:port` as a URL authority (an IPv6 address in brackets).
+fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
 /// Run `labprov tunnel` on one host until Ctrl-C. Returns the exit code.
 pub async fn run(
     cfg: &Config,
@@ -420,21 +469,17 @@ pub async fn run(
     report: Arc<Report>,
     interval: Duration,
 ) -> Result<i32> {
-    let chosen = plan(cfg, names, custom)?;
-    if host.is_local() {
-        return Err(Error::Usage {
-            message: format!(
-                "tunnel: {} is this machine; its services are reachable without a tunnel",
-                host.name
-            ),
-        });
-    }
+    let chosen = plan(cfg, names, custom, host.is_local())?;
     report.phase(&host.name, "connecting");
-    let bastion = match Bastion::connect(cfg).await {
-        Ok(b) => b,
-        Err(e) => {
-            report.error(&e.to_string());
-            return Ok(1);
+    let bastion = if host.is_local() {
+        None
+    } else {
+        match Bastion::connect(cfg).await {
+            Ok(b) => b,
+            Err(e) => {
+                report.error(&e.to_string());
+                return Ok(1);
+            }
         }
     };
     let transport = match Transport::connect(cfg, host, bastion.as_ref()).await {
@@ -478,6 +523,8 @@ async fn serve(
         report.error("cannot listen for Ctrl-C; not opening tunnels that could not be closed");
         return 1;
     };
+    // On this machine the forwarders are reached where they listen: no SSH forward.
+    let via_ssh = !session.host.is_local();
     let mut forwards: Vec<Forward> = Vec::new();
     let mut customs = custom.iter();
     for (s, port) in chosen {
@@ -490,6 +537,11 @@ async fn serve(
                 Ok((host, remote_port)) => Forward {
                     label: s.name.to_string(),
                     local: *port,
+                    reach: if via_ssh {
+                        ("127.0.0.1".to_string(), *port)
+                    } else {
+                        (host.clone(), remote_port)
+                    },
                     remote_host: host,
                     remote_port,
                     http_path: (!s.path.is_empty()).then(|| s.path.to_string()),
@@ -510,6 +562,7 @@ async fn serve(
                 Forward {
                     label: format!("{}:{}", c.host, c.port),
                     local: c.local,
+                    reach: ("127.0.0.1".to_string(), c.local),
                     remote_host: c.host.clone(),
                     remote_port: c.port,
                     http_path: None,
@@ -518,10 +571,11 @@ async fn serve(
                 }
             }
         };
-        if let Err(e) = session
-            .transport
-            .forward(f.local, &f.remote_host, f.remote_port, true)
-            .await
+        if via_ssh
+            && let Err(e) = session
+                .transport
+                .forward(f.local, &f.remote_host, f.remote_port, true)
+                .await
         {
             report.error(&format!(
                 "{}: forward for {}: {e}",
@@ -537,20 +591,18 @@ async fn serve(
         .build()
         .expect("http client builds");
     for f in &forwards {
+        let at = host_port(&f.reach.0, f.reach.1);
         if !healthy(&client, f).await {
-            report.warn(&format!(
-                "{} does not answer yet on 127.0.0.1:{}",
-                f.label, f.local
-            ));
+            report.warn(&format!("{} does not answer yet on {at}", f.label));
         }
         let url = match &f.http_path {
-            Some(p) => format!("http://127.0.0.1:{}{p}", f.local),
+            Some(p) => format!("http://{at}{p}"),
             None if f.banner => format!(
                 "ssh -p {} {}@127.0.0.1",
                 f.local,
                 session.cfg.ssh.user.as_deref().unwrap_or("USER")
             ),
-            None => format!("127.0.0.1:{}", f.local),
+            None => at,
         };
         report.tunnel(&json!({"service": f.label, "url": url, "to": format!("{}:{}", f.remote_host, f.remote_port)}));
     }
@@ -581,14 +633,18 @@ async fn serve(
                 }
                 None => Ok("ssh forward"),
             };
-            let _ = session
-                .transport
-                .forward(f.local, &f.remote_host, f.remote_port, false)
-                .await;
-            let forwarded = session
-                .transport
-                .forward(f.local, &f.remote_host, f.remote_port, true)
-                .await;
+            let forwarded = if via_ssh {
+                let _ = session
+                    .transport
+                    .forward(f.local, &f.remote_host, f.remote_port, false)
+                    .await;
+                session
+                    .transport
+                    .forward(f.local, &f.remote_host, f.remote_port, true)
+                    .await
+            } else {
+                Ok(())
+            };
             match (restarted, forwarded) {
                 (Ok(what), Ok(())) => report
                     .tunnel(&json!({"service": f.label, "event": "restored", "restarted": what})),

@@ -599,3 +599,173 @@ fn exercise_pods_are_applied_and_pruned_like_every_bundle() {
     );
     assert_eq!(exercise_pods(&world), []);
 }
+
+/// The world's profile as the `local` profile has it, for labprov run inside a host as its
+/// user: no `[ssh]`, no `[[hosts]]` (so the host is this machine), the same mirror.
+fn local_profile(world: &World) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(&world.profile).unwrap();
+    let mut out = String::new();
+    let mut skip = false;
+    for line in text.lines() {
+        if line.starts_with('[') {
+            skip = line == "[ssh]" || line == "[[hosts]]";
+        }
+        if !skip {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    let path = world.dir.join("local.toml");
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+/// A `labprov tunnel` running inside a host as its user, in its own process group so the
+/// test can press Ctrl-C as a terminal does; killed if the test fails midway.
+struct HostTunnel(std::process::Child);
+
+impl Drop for HostTunnel {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", self.0.id())])
+                .status();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// `curl URL` inside host h1 (its network namespace is where a local tunnel listens).
+fn host_get(world: &World, url: &str) -> Option<String> {
+    let out = world.exec("h1", None, &["curl", "-s", "-m", "5", "-f", url]);
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Guide 2.2-2.3 and 4.4-4.7 on the machine itself (a CrownLabs VM used from its own
+/// desktop, or the built-in `local` profile): `labprov tunnel` starts the same forwarders as
+/// through a jump host (hello-node as `kubectl port-forward service/hello-node 7080:8080`,
+/// Kiali, the gateway through `minikube tunnel`), prints URLs that answer on this machine,
+/// and stops what it started on Ctrl-C.
+#[test]
+fn tunnel_with_the_local_profile_opens_hello_node_kiali_and_the_gateway() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::CommandExt;
+    use std::time::Duration;
+
+    let world = World::start(1);
+    let up = world.labprov(&["up"]);
+    assert_eq!(up.code, 0, "{}", up.explain());
+    let profile = local_profile(&world);
+    let mut child = std::process::Command::new(common::root().join("tests/world/exec"))
+        .args([
+            "--id",
+            &world.id.to_string(),
+            "h1",
+            "--user",
+            &world.user,
+            "--",
+        ])
+        .arg(env!("CARGO_BIN_EXE_labprov"))
+        .arg("--profile")
+        .arg(&profile)
+        .args([
+            "--output",
+            "json",
+            "tunnel",
+            "hello-node",
+            "kiali",
+            "gateway",
+        ])
+        .args(["--check-every", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut tunnel = HostTunnel(child);
+    let (tx, rx) = std::sync::mpsc::channel::<Value>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                let _ = tx.send(v);
+            }
+        }
+    });
+    let mut urls = std::collections::BTreeMap::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while urls.len() < 3 && std::time::Instant::now() < deadline {
+        if let Ok(e) = rx.recv_timeout(Duration::from_secs(1))
+            && let (Some(s), Some(u)) = (e["service"].as_str(), e["url"].as_str())
+        {
+            urls.insert(s.to_string(), u.to_string());
+        }
+    }
+    assert_eq!(urls.len(), 3, "three URLs printed: {urls:?}");
+    assert_eq!(urls["hello-node"], "http://127.0.0.1:7080/");
+    assert_eq!(urls["kiali"], "http://127.0.0.1:20001/kiali");
+    // The gateway at the address `minikube tunnel` gives it, port 80 (http2), as the guide's
+    // GATEWAY_URL.
+    let gateway = &urls["gateway"];
+    assert!(
+        gateway.starts_with("http://") && gateway.ends_with(":80/productpage"),
+        "{gateway}"
+    );
+    for (service, url, expected) in [
+        (
+            "hello-node",
+            urls["hello-node"].as_str(),
+            "default/hello-node",
+        ),
+        ("kiali", urls["kiali"].as_str(), "<title>Kiali</title>"),
+        (
+            "gateway",
+            gateway.as_str(),
+            "<title>Simple Bookstore App</title>",
+        ),
+    ] {
+        common::wait_for(
+            &format!("{service} at {url} (inside h1)"),
+            Duration::from_secs(60),
+            || host_get(&world, url).filter(|b| b.contains(expected)),
+        );
+    }
+    // Nothing of it goes through SSH: the forwarders are this machine's.
+    let port_forwards = world.calls_of("h1", "kubectl", "port-forward");
+    assert!(
+        port_forwards.iter().any(|c| {
+            let argv: Vec<&str> = c["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|a| a.as_str())
+                .collect();
+            argv.windows(2).any(|w| w == ["-n", "default"])
+                && argv.contains(&"svc/hello-node")
+                && argv.contains(&"7080:8080")
+        }),
+        "kubectl port-forward -n default svc/hello-node 7080:8080: {port_forwards:?}"
+    );
+
+    // Ctrl-C: labprov exits 0 and the URLs stop answering (it stopped its forwarders).
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", "--", &format!("-{}", tunnel.0.id())])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = common::wait_for("labprov tunnel to exit", Duration::from_secs(60), || {
+        tunnel.0.try_wait().unwrap()
+    });
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    for url in [&urls["hello-node"], &urls["kiali"], gateway] {
+        common::wait_for(
+            &format!("{url} to stop answering"),
+            Duration::from_secs(30),
+            || host_get(&world, url).is_none().then_some(()),
+        );
+    }
+}
