@@ -739,20 +739,31 @@ fn memory(v: Option<Sourced<String>>) -> Result<(String, u64)> {
     let lower = v.value.to_ascii_lowercase();
     let digits: String = lower.chars().take_while(|c| c.is_ascii_digit()).collect();
     let unit = &lower[digits.len()..];
-    let n: u64 = digits.parse().unwrap_or(0);
-    let mib = match unit {
-        "" | "m" | "mb" => Some(n),
-        "g" | "gb" => Some(n * 1024),
-        _ => None,
-    };
-    match mib {
-        Some(m) if m >= 1800 => Ok((v.value.clone(), m)),
-        Some(_) => Err(v.invalid("cluster.memory", "minikube needs at least 1800 MB")),
-        None => Err(v.invalid(
+    let not_a_size = || {
+        v.invalid(
             "cluster.memory",
             format!("`{}` is not a size like `8g` or `8192mb`", v.value),
-        )),
+        )
+    };
+    let factor = match unit {
+        "" | "m" | "mb" => 1,
+        "g" | "gb" => 1024,
+        _ => return Err(not_a_size()),
+    };
+    if digits.is_empty() {
+        return Err(not_a_size());
     }
+    // No machine has 2^64 MiB: a number that does not fit is refused, never wrapped round.
+    let too_big = || v.invalid("cluster.memory", format!("`{}` is too large", v.value));
+    let mib = digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(factor))
+        .ok_or_else(too_big)?;
+    if mib < 1800 {
+        return Err(v.invalid("cluster.memory", "minikube needs at least 1800 MB"));
+    }
+    Ok((v.value.clone(), mib))
 }
 
 fn abs_path(v: Option<Sourced<String>>, default: &str, field: &str) -> Result<String> {

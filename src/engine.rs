@@ -93,26 +93,62 @@ pub async fn run(
         bastion,
     });
     let mut tasks = tokio::task::JoinSet::new();
+    let mut names = std::collections::HashMap::new();
     for (i, host) in hosts.into_iter().enumerate() {
         let shared = shared.clone();
         let limit = limit.clone();
-        tasks.spawn(async move {
-            let _permit = limit.acquire_owned().await.expect("semaphore open");
-            let name = host.name.clone();
+        let name = host.name.clone();
+        let handle = tasks.spawn(async move {
+            // The semaphore is never closed; if it were, the host would just run unlimited.
+            let _permit = limit.acquire_owned().await.ok();
             let result = run_host(&shared, &host).await;
-            shared.report.host_done(&name);
+            shared.report.host_done(&host.name);
             (i, result)
         });
+        names.insert(handle.id(), (i, name));
     }
     let mut results = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        results.push(joined.expect("host task does not panic"));
+    while let Some(joined) = tasks.join_next_with_id().await {
+        match joined {
+            Ok((_, r)) => results.push(r),
+            // A host whose task panicked (a bug in labprov) fails alone; the others go on
+            // and the run still writes its journal and summary.
+            Err(e) => {
+                let Some((i, name)) = names.get(&e.id()).cloned() else {
+                    continue;
+                };
+                let why = if e.is_panic() {
+                    panic_message(e.into_panic())
+                } else {
+                    "the host's task was cancelled".to_string()
+                };
+                shared.report.host_done(&name);
+                shared.report.outcome(&Outcome::failed(
+                    &name,
+                    "host",
+                    format!("internal error: {why}; please report it"),
+                    std::time::Duration::ZERO,
+                ));
+                results.push((i, HostResult::Failed));
+            }
+        }
     }
     results.sort_by_key(|(i, _)| *i);
     if let Some(b) = Arc::into_inner(shared).and_then(|s| s.bastion) {
         b.close().await;
     }
     Ok(results.into_iter().map(|(_, r)| r).collect())
+}
+
+/// The text a panic was raised with.
+pub fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(s) => *s,
+        Err(p) => match p.downcast::<&'static str>() {
+            Ok(s) => s.to_string(),
+            Err(_) => "a panic without a message".to_string(),
+        },
+    }
 }
 
 async fn run_host(sh: &Shared, host: &Host) -> HostResult {
@@ -214,9 +250,25 @@ pub fn parse_checks(host: &str, out: &Output) -> HostPlan {
                 if Some(step.id) != id {
                     continue;
                 }
+                if steps.iter().any(|s: &StepCheck| s.step == step.id) {
+                    // A tool's output that forged protocol lines: trust neither answer.
+                    if let Some(s) = steps.iter_mut().find(|s| s.step == step.id) {
+                        s.state = CheckState::Error;
+                        s.reasons = vec![format!("the check of {} reported twice", step.id)];
+                    }
+                    continue;
+                }
                 let state = match code {
                     Some(0) => CheckState::Converged,
                     Some(1) => CheckState::NeedsChange,
+                    // Blocked means "the user must decide": without a reason the user cannot.
+                    Some(2) if reasons.is_empty() => {
+                        reasons.push(format!(
+                            "internal error: the check of {} said blocked without saying why; please report it",
+                            step.id
+                        ));
+                        CheckState::Error
+                    }
                     Some(2) => CheckState::Blocked,
                     other => {
                         reasons.push(format!(
@@ -310,7 +362,21 @@ async fn apply(
         } else {
             Instant::now()
         };
-        let check = plan.get(step.id).expect("every step has a check");
+        let Some(check) = plan.get(step.id) else {
+            // parse_checks gives every registered step a check; if not, that is a bug.
+            let o = Outcome::failed(
+                name,
+                step.id,
+                format!(
+                    "internal error: no check result for {}; please report it",
+                    step.id
+                ),
+                t0.elapsed(),
+            );
+            failed = true;
+            report.outcome(&o);
+            continue;
+        };
         let outcome = if let Some(why) = &lost {
             Outcome::failed(name, step.id, format!("not run: {why}"), t0.elapsed())
         } else if let Some(dep) = step.needs.iter().find(|d| !done.contains(*d)) {
@@ -432,7 +498,12 @@ async fn apply_step(
         .renderer
         .apply_script(&sh.cfg, step, pushed_sha.as_deref())
         .map_err(|e| Applied::Failed(e.to_string()))?
-        .expect("a step that needs change has an apply");
+        .ok_or_else(|| {
+            Applied::Failed(format!(
+                "internal error: step {} needs a change but has no apply; please report it",
+                step.id
+            ))
+        })?;
     let out = transport
         .run(&script, payload.as_deref().map(Payload::File))
         .await
@@ -462,11 +533,9 @@ fn decide_manifests(cfg: &Config, scope: &Scope, plan: &mut HostPlan) {
         Some(c) if c.state == CheckState::Converged => manifest_plan(cfg, scope, &plan.data),
         _ => return,
     };
-    let check = plan
-        .steps
-        .iter_mut()
-        .find(|s| s.step == "manifests")
-        .expect("manifests step is registered");
+    let Some(check) = plan.steps.iter_mut().find(|s| s.step == "manifests") else {
+        return;
+    };
     match decided {
         Ok(mp) => {
             if !mp.is_empty() {

@@ -19,13 +19,15 @@ pub struct Snippet {
 
 impl Snippet {
     /// Locate `span` (byte offsets) in `text`.
+    /// Offsets that fall inside a character (a span computed in bytes over text with
+    /// multi-byte characters) are moved to its boundaries, so any span is safe to show.
     pub fn new(file: impl Into<PathBuf>, text: &str, span: std::ops::Range<usize>) -> Snippet {
-        let start = span.start.min(text.len());
+        let start = floor_boundary(text, span.start);
         let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
         let line = text[..start].matches('\n').count() + 1;
         let col = text[line_start..start].chars().count() + 1;
-        let end = span.end.clamp(start, line_end);
+        let end = ceil_boundary(text, span.end.clamp(start, line_end));
         let width = text[start..end].chars().count().max(1);
         Snippet {
             file: file.into(),
@@ -46,6 +48,24 @@ impl Snippet {
             .take(self.width)
             .collect()
     }
+}
+
+/// The char boundary at or before `at` (clamped to the text).
+fn floor_boundary(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+/// The char boundary at or after `at` (clamped to the text).
+fn ceil_boundary(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at += 1;
+    }
+    at
 }
 
 impl fmt::Display for Snippet {
@@ -210,6 +230,18 @@ mod tests {
         let s = Snippet::new("p.toml", text, start..start + 3);
         assert_eq!((s.line, s.col, s.text().as_str()), (3, 1, "cpu"));
         assert_eq!(s.to_string(), " --> p.toml:3:1\n  |\n3 | cpu = 4\n  | ^^^");
+    }
+
+    #[test]
+    fn a_span_inside_a_character_is_widened_to_it() {
+        // U+3000 is three bytes; a one-byte span at its start must not split it.
+        let text = "h1,10.0.0.1\n\u{3000},10.0.0.2\n";
+        let at = text.find('\u{3000}').unwrap();
+        for span in [at..at + 1, at + 1..at + 2, at + 2..at + 9] {
+            let s = Snippet::new("r.csv", text, span);
+            assert_eq!((s.line, s.col), (2, 1));
+            assert!(s.to_string().contains("2 | \u{3000},10.0.0.2"), "{s}");
+        }
     }
 
     #[test]

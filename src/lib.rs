@@ -40,11 +40,19 @@ use crate::report::Report;
 pub fn run(cli: Cli) -> i32 {
     let verbosity = cli.verbose as i8 - cli.quiet as i8;
     let report = Arc::new(Report::new(cli.output, verbosity));
-    match execute(cli, report.clone()) {
-        Ok(code) => code,
-        Err(e) => {
+    // A panic is a bug in labprov: say so in one line instead of a backtrace and exit 101.
+    // (A panic inside one host's task never gets here: it is that host's failure.)
+    let run = std::panic::AssertUnwindSafe(|| execute(cli, report.clone()));
+    match std::panic::catch_unwind(run) {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => {
             report.error(&e.to_string());
             e.exit_code()
+        }
+        Err(payload) => {
+            let why = engine::panic_message(payload);
+            report.error(&format!("internal error: {why}; please report it"));
+            101
         }
     }
 }

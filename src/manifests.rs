@@ -382,31 +382,46 @@ pub fn parse_docs(text: &str, origin: &str) -> Result<Vec<Value>, String> {
         serde_saphyr::from_multiple(text).map_err(|e| format!("{origin}: not valid YAML: {e}"))?;
     let mut out = Vec::new();
     for doc in docs {
-        match doc {
-            Value::Null => {}
-            Value::Object(_) if doc["kind"] == "List" => {
-                out.extend(doc["items"].as_array().cloned().unwrap_or_default());
+        if doc.is_null() {
+            continue;
+        }
+        if doc["kind"] == "List" {
+            // The items of a `kind: List` are objects like any document: each is checked the
+            // same way, so nothing later meets an item without metadata.
+            let Some(items) = doc["items"].as_array() else {
+                return Err(format!("{origin}: a List has no items array"));
+            };
+            for item in items {
+                out.push(checked_object(item.clone(), origin)?);
             }
-            Value::Object(_) => {
-                if str_at(&doc, &["kind"]).is_empty()
-                    || str_at(&doc, &["metadata", "name"]).is_empty()
-                {
-                    return Err(format!("{origin}: a document has no kind or metadata.name"));
-                }
-                out.push(doc);
-            }
-            other => return Err(format!("{origin}: a document is not an object: {other}")),
+        } else {
+            out.push(checked_object(doc, origin)?);
         }
     }
     Ok(out)
 }
 
+/// An object with a kind and a `metadata` map holding a name, or why it is not one.
+fn checked_object(doc: Value, origin: &str) -> Result<Value, String> {
+    if !doc.is_object() {
+        return Err(format!("{origin}: a document is not an object: {doc}"));
+    }
+    if str_at(&doc, &["kind"]).is_empty()
+        || !doc["metadata"].is_object()
+        || str_at(&doc, &["metadata", "name"]).is_empty()
+    {
+        return Err(format!("{origin}: a document has no kind or metadata.name"));
+    }
+    Ok(doc)
+}
+
 /// Give the object its namespace (if namespaced and missing) and labprov's labels.
 fn normalize(mut obj: Value, bundle: &str, default_ns: &str) -> Value {
     let kind = str_at(&obj, &["kind"]).to_string();
-    let meta = obj["metadata"]
-        .as_object_mut()
-        .expect("checked by parse_docs");
+    // parse_docs lets only objects with a metadata map through.
+    let Some(meta) = obj["metadata"].as_object_mut() else {
+        return obj;
+    };
     if !CLUSTER_SCOPED.contains(&kind.as_str())
         && meta.get("namespace").and_then(Value::as_str).is_none()
     {
@@ -670,6 +685,21 @@ mod tests {
             "samples/addons/extras/zipkin.yaml"
         ));
         assert!(glob_match("a/b.yaml", "a/b.yaml"));
+    }
+
+    #[test]
+    fn list_items_are_checked_like_documents() {
+        let ok = "kind: List\nitems:\n- kind: ConfigMap\n  metadata: {name: a}\n";
+        assert_eq!(parse_docs(ok, "x.yaml").unwrap().len(), 1);
+        for bad in [
+            "kind: List\nitems:\n- 42\n",
+            "kind: List\nitems:\n- kind: ConfigMap\n",
+            "kind: List\nitems:\n- kind: ConfigMap\n  metadata: 7\n",
+            "kind: List\nitems: 3\n",
+        ] {
+            let e = parse_docs(bad, "x.yaml").unwrap_err();
+            assert!(e.starts_with("x.yaml: a "), "{bad:?}: {e}");
+        }
     }
 
     #[test]

@@ -94,12 +94,14 @@ impl Outcome {
         Outcome::new(host, step, Kind::Changed, what, elapsed)
     }
 
-    /// The step did not converge. A failure without a reason is a bug, not an outcome.
+    /// The step did not converge. A failure without a reason is a bug in labprov: it is
+    /// reported as one (the host fails, the run goes on), never a panic.
     pub fn failed(host: &str, step: &'static str, reason: String, elapsed: Duration) -> Outcome {
-        assert!(
-            !reason.trim().is_empty(),
-            "failed outcome of {step} needs a reason"
-        );
+        let reason = if reason.trim().is_empty() {
+            format!("internal error: step {step} failed without a reason; please report it")
+        } else {
+            reason
+        };
         Outcome::new(host, step, Kind::Failed, reason, elapsed)
     }
 
@@ -159,8 +161,9 @@ mod tests {
     use super::*;
 
     #[test]
-    #[should_panic(expected = "needs a reason")]
-    fn failure_needs_a_reason() {
-        Outcome::failed("h", "docker", "  ".into(), Duration::ZERO);
+    fn a_failure_without_a_reason_is_an_internal_error() {
+        let o = Outcome::failed("h", "docker", "  ".into(), Duration::ZERO);
+        assert_eq!(o.kind(), Kind::Failed);
+        assert!(o.detail().starts_with("internal error: "), "{}", o.detail());
     }
 }

@@ -60,6 +60,14 @@ impl Report {
         }
     }
 
+    /// The state, even after a host's task panicked while holding it: a panic is that
+    /// host's failure and must not silence the rest of the run.
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn line(&self, state: &State, text: &str) {
         match &state.multi {
             Some(m) => {
@@ -79,10 +87,12 @@ impl Report {
 
     /// A host's current activity, shown on its live line.
     pub fn phase(&self, host: &str, what: &str) {
-        let mut st = self.state.lock().expect("report lock");
+        let mut st = self.lock();
         match self.mode {
             OutputMode::Human => {
-                let multi = st.multi.clone().expect("human mode has a multi");
+                let Some(multi) = st.multi.clone() else {
+                    return;
+                };
                 let bar = st.bars.entry(host.to_string()).or_insert_with(|| {
                     let b = multi.add(ProgressBar::new_spinner());
                     b.set_style(
@@ -102,7 +112,7 @@ impl Report {
 
     /// A host is done: its live line goes away (200 hosts must not flood the terminal).
     pub fn host_done(&self, host: &str) {
-        let mut st = self.state.lock().expect("report lock");
+        let mut st = self.lock();
         if let Some(bar) = st.bars.remove(host) {
             bar.finish_and_clear();
             if let Some(m) = &st.multi {
@@ -112,7 +122,7 @@ impl Report {
     }
 
     pub fn facts(&self, plan: &HostPlan) {
-        let st = self.state.lock().expect("report lock");
+        let st = self.lock();
         match self.mode {
             OutputMode::Json => {
                 self.json(json!({"type": "facts", "host": plan.host, "facts": plan.facts}))
@@ -125,7 +135,7 @@ impl Report {
     }
 
     pub fn outcome(&self, o: &Outcome) {
-        let mut st = self.state.lock().expect("report lock");
+        let mut st = self.lock();
         st.tallies
             .entry(o.host().to_string())
             .or_default()
@@ -173,7 +183,7 @@ impl Report {
 
     /// `plan` and `status`: what each step of a host would need.
     pub fn plan(&self, plan: &HostPlan, as_status: bool) {
-        let mut st = self.state.lock().expect("report lock");
+        let mut st = self.lock();
         // In the summary of a plan, "changed" counts what `up` would change.
         let tally = st.tallies.entry(plan.host.clone()).or_default();
         for s in &plan.steps {
@@ -250,7 +260,7 @@ impl Report {
     }
 
     pub fn warn(&self, message: &str) {
-        let st = self.state.lock().expect("report lock");
+        let st = self.lock();
         if let Some(m) = &st.multi {
             m.suspend(|| eprintln!("warning: {message}"));
         } else {
@@ -259,7 +269,7 @@ impl Report {
     }
 
     pub fn error(&self, message: &str) {
-        let st = self.state.lock().expect("report lock");
+        let st = self.lock();
         if let Some(m) = &st.multi {
             m.suspend(|| eprintln!("error: {message}"));
         } else {
@@ -269,7 +279,7 @@ impl Report {
 
     /// A line of a command's own result (`render` writing files, completions).
     pub fn info(&self, message: &str) {
-        let st = self.state.lock().expect("report lock");
+        let st = self.lock();
         if self.mode == OutputMode::Json {
             self.json(json!({"type": "info", "message": message}));
         } else {
@@ -279,12 +289,12 @@ impl Report {
 
     /// Every step outcome so far, in the order they happened.
     pub fn outcomes(&self) -> Vec<Outcome> {
-        self.state.lock().expect("report lock").outcomes.clone()
+        self.lock().outcomes.clone()
     }
 
     /// Where the run's journal was written.
     pub fn journal(&self, path: &std::path::Path) {
-        let st = self.state.lock().expect("report lock");
+        let st = self.lock();
         match self.mode {
             OutputMode::Json => self.json(json!({"type": "journal", "path": path})),
             _ if self.verbosity >= 0 => {
@@ -316,7 +326,7 @@ impl Report {
 
     /// A tunnel line: a URL opened, or a forwarder restored.
     pub fn tunnel(&self, event: &serde_json::Value) {
-        let st = self.state.lock().expect("report lock");
+        let st = self.lock();
         if self.mode == OutputMode::Json {
             let mut v = event.clone();
             v["type"] = json!("tunnel");
@@ -343,7 +353,7 @@ impl Report {
     /// The closing summary; in JSON mode it is the last line. The table is for `up`;
     /// `plan` and `status` already printed their counts per host.
     pub fn summary(&self, hosts: &[String], table: bool) {
-        let mut st = self.state.lock().expect("report lock");
+        let mut st = self.lock();
         if let Some(m) = st.multi.take() {
             let _ = m.clear();
         }
