@@ -901,7 +901,7 @@ fn lab(layers: &[Layer]) -> Result<Lab> {
                 }
             }
             crate::manifests::check_selection(&names)
-                .map_err(|why| whole.invalid("lab.bundles", why))?;
+                .map_err(|why| whole.invalid("lab.bundles", why.to_string()))?;
             names
         }
     };

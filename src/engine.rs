@@ -9,7 +9,7 @@ use tokio::sync::Semaphore;
 
 use crate::artifacts::Cache;
 use crate::config::{ArtifactMode, Config, Host};
-use crate::error::{RemoteFailure, tail};
+use crate::error::{Error, tail};
 use crate::manifests::{self, ManifestPlan, Scope};
 use crate::outcome::{CheckState, HostPlan, Kind, Outcome, StepCheck};
 use crate::render::Renderer;
@@ -73,7 +73,7 @@ pub async fn run(
             Ok(b) => b,
             Err(e) => {
                 for h in &hosts {
-                    report.unreachable(&h.name, &e.to_string());
+                    report.unreachable(&h.name, &e);
                 }
                 return Ok(hosts.iter().map(|_| HostResult::Failed).collect());
             }
@@ -126,7 +126,7 @@ pub async fn run(
                 shared.report.outcome(&Outcome::failed(
                     &name,
                     "host",
-                    format!("internal error: {why}; please report it"),
+                    Error::internal(why),
                     std::time::Duration::ZERO,
                 ));
                 results.push((i, HostResult::Failed));
@@ -157,7 +157,7 @@ async fn run_host(sh: &Shared, host: &Host) -> HostResult {
     let mut transport = match Transport::connect(&sh.cfg, host, sh.bastion.as_ref()).await {
         Ok(t) => t,
         Err(e) => {
-            report.unreachable(&host.name, &e.to_string());
+            report.unreachable(&host.name, &e);
             return HostResult::Failed;
         }
     };
@@ -211,7 +211,7 @@ async fn check(sh: &Shared, host: &Host, transport: &Transport) -> Option<HostPl
             Some(plan)
         }
         Err(e) => {
-            sh.report.unreachable(&host.name, &e.to_string());
+            sh.report.unreachable(&host.name, &e);
             None
         }
     }
@@ -253,28 +253,36 @@ pub fn parse_checks(host: &str, out: &Output) -> HostPlan {
                 if steps.iter().any(|s: &StepCheck| s.step == step.id) {
                     // A tool's output that forged protocol lines: trust neither answer.
                     if let Some(s) = steps.iter_mut().find(|s| s.step == step.id) {
+                        let e = Error::internal(format!("the check of {} reported twice", step.id));
                         s.state = CheckState::Error;
-                        s.reasons = vec![format!("the check of {} reported twice", step.id)];
+                        s.reasons = vec![e.to_string()];
+                        s.error = Some(e);
                     }
                     continue;
                 }
+                let mut error = None;
                 let state = match code {
                     Some(0) => CheckState::Converged,
                     Some(1) => CheckState::NeedsChange,
                     // Blocked means "the user must decide": without a reason the user cannot.
                     Some(2) if reasons.is_empty() => {
-                        reasons.push(format!(
-                            "internal error: the check of {} said blocked without saying why; please report it",
+                        let e = Error::internal(format!(
+                            "the check of {} said blocked without saying why",
                             step.id
                         ));
+                        reasons.push(e.to_string());
+                        error = Some(e);
                         CheckState::Error
                     }
                     Some(2) => CheckState::Blocked,
                     other => {
-                        reasons.push(format!(
-                            "check exited {}",
-                            other.map_or("?".into(), |c| c.to_string())
-                        ));
+                        let e = Error::Remote {
+                            what: "check".into(),
+                            code: other.unwrap_or(-1),
+                            stderr_tail: String::new(),
+                        };
+                        reasons.push(e.to_string());
+                        error = Some(e);
                         CheckState::Error
                     }
                 };
@@ -282,6 +290,7 @@ pub fn parse_checks(host: &str, out: &Output) -> HostPlan {
                     step: step.id,
                     state,
                     reasons,
+                    error,
                 });
             }
         }
@@ -289,15 +298,16 @@ pub fn parse_checks(host: &str, out: &Output) -> HostPlan {
     // A step whose check never reported (the script died) is an error, not converged.
     for step in REGISTRY {
         if !steps.iter().any(|s| s.step == step.id) {
-            let why = format!(
-                "check did not report (exit {}): {}",
-                out.code,
-                tail(&out.stderr, 2)
-            );
+            let e = Error::Remote {
+                what: format!("the check script (no report for {})", step.id),
+                code: out.code,
+                stderr_tail: tail(&out.stderr, 2),
+            };
             steps.push(StepCheck {
                 step: step.id,
                 state: CheckState::Error,
-                reasons: vec![why],
+                reasons: vec![e.to_string()],
+                error: Some(e),
             });
         }
     }
@@ -312,21 +322,24 @@ pub fn parse_checks(host: &str, out: &Output) -> HostPlan {
 }
 
 /// Whether the facts allow provisioning at all.
-fn judge_facts(plan: &HostPlan) -> Result<(), String> {
+fn judge_facts(plan: &HostPlan) -> Result<(), Error> {
     let f = |k: &str| plan.facts.get(k).map(String::as_str).unwrap_or("");
     let version_ok = f("os_version")
         .split_once('.')
         .and_then(|(maj, min)| Some((maj.parse::<u32>().ok()?, min.parse::<u32>().ok()?)))
         .is_some_and(|v| v >= (22, 4));
     if f("os") != "ubuntu" || !version_ok {
-        return Err(format!(
+        return Err(Error::plan(format!(
             "unsupported OS {} {}: labprov supports Ubuntu 22.04 and 24.04 (and newer releases)",
             f("os"),
             f("os_version")
-        ));
+        )));
     }
     if !matches!(f("arch"), "amd64" | "arm64") {
-        return Err(format!("unsupported architecture {}", f("arch")));
+        return Err(Error::plan(format!(
+            "unsupported architecture {}",
+            f("arch")
+        )));
     }
     Ok(())
 }
@@ -342,7 +355,7 @@ async fn apply(
     let name = host.name.as_str();
     let mut done: HashSet<&'static str> = HashSet::new();
     let mut failed = false;
-    let mut lost: Option<String> = None;
+    let mut lost: Option<Error> = None;
     let sudo = plan.facts.get("sudo").cloned().unwrap_or_default();
     let user = plan.facts.get("user").cloned().unwrap_or_default();
     for step in REGISTRY {
@@ -367,10 +380,7 @@ async fn apply(
             let o = Outcome::failed(
                 name,
                 step.id,
-                format!(
-                    "internal error: no check result for {}; please report it",
-                    step.id
-                ),
+                Error::internal(format!("no check result for {}", step.id)),
                 t0.elapsed(),
             );
             failed = true;
@@ -378,17 +388,17 @@ async fn apply(
             continue;
         };
         let outcome = if let Some(why) = &lost {
-            Outcome::failed(name, step.id, format!("not run: {why}"), t0.elapsed())
+            Outcome::not_run(name, step.id, why.clone(), t0.elapsed())
         } else if let Some(dep) = step.needs.iter().find(|d| !done.contains(*d)) {
             let hint = if sh.mode == Mode::Apply {
                 " (run `labprov up` first)"
             } else {
                 ""
             };
-            Outcome::failed(
+            Outcome::not_run(
                 name,
                 step.id,
-                format!("not run: needs {dep}, which did not converge{hint}"),
+                Error::plan(format!("needs {dep}, which did not converge{hint}")),
                 t0.elapsed(),
             )
         } else if step.id == "facts" {
@@ -400,7 +410,7 @@ async fn apply(
             match check.state {
                 CheckState::Converged => Outcome::ok(name, step.id, t0.elapsed()),
                 CheckState::Blocked | CheckState::Error => {
-                    Outcome::failed(name, step.id, check.reasons.join("; "), t0.elapsed())
+                    Outcome::failed(name, step.id, check.failure(), t0.elapsed())
                 }
                 CheckState::NeedsChange
                     if step.needs_root && !matches!(sudo.as_str(), "ok" | "root") =>
@@ -408,14 +418,14 @@ async fn apply(
                     Outcome::failed(
                         name,
                         step.id,
-                        format!(
+                        Error::plan(format!(
                             "needs root, but sudo for {user} {}: allow it without a password (NOPASSWD) for labprov's user",
                             if sudo == "password" {
                                 "asks for a password"
                             } else {
                                 "is not available"
                             }
-                        ),
+                        )),
                         t0.elapsed(),
                     )
                 }
@@ -432,17 +442,16 @@ async fn apply(
                             if relogin {
                                 report.phase(name, "reconnecting for new group membership");
                                 if let Err(e) = transport.relogin().await {
-                                    lost = Some(e.to_string());
+                                    lost = Some(e);
                                 }
                             }
                             outcome(name, step.id, t0)
                         }
-                        Err(Applied::Lost(why)) => {
-                            lost = Some(why.clone());
-                            Outcome::failed(name, step.id, why, t0.elapsed())
-                        }
-                        Err(Applied::Failed(why)) => {
-                            Outcome::failed(name, step.id, why, t0.elapsed())
+                        Err(e) => {
+                            if e.is_connect() {
+                                lost = Some(e.clone());
+                            }
+                            Outcome::failed(name, step.id, e, t0.elapsed())
                         }
                     }
                 }
@@ -463,13 +472,6 @@ async fn apply(
     }
 }
 
-enum Applied {
-    /// The connection went away: nothing more can run on this host.
-    Lost(String),
-    /// The apply ran and failed.
-    Failed(String),
-}
-
 type MakeOutcome = Box<dyn FnOnce(&str, &'static str, Instant) -> Outcome + Send>;
 
 async fn apply_step(
@@ -478,44 +480,40 @@ async fn apply_step(
     check: &StepCheck,
     transport: &Transport,
     facts: &BTreeMap<String, String>,
-) -> Result<(MakeOutcome, bool), Applied> {
+) -> Result<(MakeOutcome, bool), Error> {
     let mut payload = None;
     let mut pushed_sha = None;
     if let (ArtifactMode::Push, Some(get)) = (sh.cfg.artifacts.mode, step.artifact) {
         let artifact = get(&sh.cfg);
         let arch = facts.get("arch").map(String::as_str).unwrap_or("amd64");
         let Some(a) = artifact.for_arch(arch) else {
-            return Err(Applied::Failed(format!(
+            return Err(Error::plan(format!(
                 "no {} download is configured for architecture {arch}",
                 artifact.name
             )));
         };
-        let (path, sha) = sh.cache.get(a).await.map_err(Applied::Failed)?;
+        let (path, sha) = sh.cache.get(a).await?;
         payload = Some(path);
         pushed_sha = Some(sha);
     }
     let script = sh
         .renderer
-        .apply_script(&sh.cfg, step, pushed_sha.as_deref())
-        .map_err(|e| Applied::Failed(e.to_string()))?
+        .apply_script(&sh.cfg, step, pushed_sha.as_deref())?
         .ok_or_else(|| {
-            Applied::Failed(format!(
-                "internal error: step {} needs a change but has no apply; please report it",
-                step.id
-            ))
+            Error::internal(format!("step {} needs a change but has no apply", step.id))
         })?;
     let out = transport
         .run(&script, payload.as_deref().map(Payload::File))
-        .await
-        .map_err(|e| Applied::Lost(e.to_string()))?;
+        .await?;
     let relogin = out.stdout.lines().any(|l| l.trim() == "::reconnect");
     if out.code != 0 {
-        let failure = RemoteFailure {
-            what: format!("apply of {}", step.id),
-            code: out.code,
-            stderr_tail: tail(&out.stderr, 3),
-        };
-        return Err(Applied::Failed(failure.to_string()));
+        return Err(
+            artifact_failure(&out.stdout).unwrap_or_else(|| Error::Remote {
+                what: format!("apply of {}", step.id),
+                code: out.code,
+                stderr_tail: tail(&out.stderr, 3),
+            }),
+        );
     }
     let unchanged = out.stdout.lines().any(|l| l.trim() == "::unchanged");
     let what = format!("was: {}", check.reasons.join("; "));
@@ -525,6 +523,24 @@ async fn apply_step(
         Box::new(move |h, s, t0| Outcome::changed(h, s, what, t0.elapsed()))
     };
     Ok((make, relogin))
+}
+
+/// A download's failure as the apply script reports it: `::artifact URL [EXPECTED ACTUAL]`.
+fn artifact_failure(stdout: &str) -> Option<Error> {
+    let line = stdout.lines().find_map(|l| l.strip_prefix("::artifact "))?;
+    let mut words = line.split_whitespace().map(String::from);
+    let url = words.next()?;
+    let (expected, actual) = (words.next(), words.next());
+    let problem = match expected {
+        None => format!("download failed: {url}"),
+        Some(_) => String::new(),
+    };
+    Some(Error::Artifact {
+        url,
+        expected,
+        actual,
+        problem,
+    })
 }
 
 /// Turn the manifests check's data into a decision, and the step's state with it.
@@ -546,7 +562,8 @@ fn decide_manifests(cfg: &Config, scope: &Scope, plan: &mut HostPlan) {
         }
         Err(why) => {
             check.state = CheckState::Error;
-            check.reasons = vec![why];
+            check.reasons = vec![why.to_string()];
+            check.error = Some(why);
         }
     }
 }
@@ -555,14 +572,14 @@ fn manifest_plan(
     cfg: &Config,
     scope: &Scope,
     data: &BTreeMap<String, String>,
-) -> Result<ManifestPlan, String> {
+) -> Result<ManifestPlan, Error> {
     let state = match data.get("state") {
         None => manifests::State::default(),
         Some(text) => serde_json::from_str(text).map_err(|e| {
-            format!(
+            Error::plan(format!(
                 "labprov's state on the host ({}) is unreadable: {e}; remove it to start over",
                 manifests::STATE_PATH
-            )
+            ))
         })?,
     };
     let uid = data.get("cluster_uid").cloned().unwrap_or_default();
@@ -581,7 +598,7 @@ async fn apply_manifests(
     host: &Host,
     plan: &HostPlan,
     transport: &Transport,
-) -> Result<(MakeOutcome, bool), Applied> {
+) -> Result<(MakeOutcome, bool), Error> {
     let mplan = match &plan.manifests {
         Some(p) => p.clone(),
         None => gather_manifest_plan(sh, host, &sh.scope, transport).await?,
@@ -605,25 +622,20 @@ async fn gather_manifest_plan(
     host: &Host,
     scope: &Scope,
     transport: &Transport,
-) -> Result<ManifestPlan, Applied> {
-    let step = crate::steps::find("manifests").expect("registered");
+) -> Result<ManifestPlan, Error> {
+    let step = crate::steps::find("manifests")
+        .ok_or_else(|| Error::internal("no manifests step is registered"))?;
     let script = sh
         .renderer
-        .check_script(&sh.cfg, &[step], Some(&scope.release_files()))
-        .map_err(|e| Applied::Failed(e.to_string()))?;
-    let out = transport
-        .run(&script, None)
-        .await
-        .map_err(|e| Applied::Lost(e.to_string()))?;
+        .check_script(&sh.cfg, &[step], Some(&scope.release_files()))?;
+    let out = transport.run(&script, None).await?;
     let mut again = parse_checks(&host.name, &out);
     decide_manifests(&sh.cfg, scope, &mut again);
     again.manifests.take().ok_or_else(|| {
-        Applied::Failed(
-            again
-                .get("manifests")
-                .map(|c| c.reasons.join("; "))
-                .unwrap_or_else(|| "the manifests check did not report".into()),
-        )
+        again
+            .get("manifests")
+            .map(StepCheck::failure)
+            .unwrap_or_else(|| Error::internal("the manifests check did not report"))
     })
 }
 
@@ -633,8 +645,7 @@ async fn execute_manifest_plan(
     host: &Host,
     mplan: &ManifestPlan,
     transport: &Transport,
-) -> Result<(), Applied> {
-    let failed = |e: crate::error::Error| Applied::Failed(e.to_string());
+) -> Result<(), Error> {
     if mplan.is_empty() {
         return Ok(());
     }
@@ -642,17 +653,18 @@ async fn execute_manifest_plan(
         let input = (!input.is_empty()).then_some(input);
         let out = transport
             .run(&script, input.as_deref().map(Payload::Bytes))
-            .await
-            .map_err(|e| Applied::Lost(e.to_string()))?;
+            .await?;
         if out.code != 0 {
-            let f = RemoteFailure {
+            return Err(Error::Remote {
                 what,
                 code: out.code,
                 stderr_tail: tail(&out.stderr, 3),
-            };
-            return Err(Applied::Failed(f.to_string()));
+            });
         }
         Ok(())
+    };
+    let state_bytes = |s: &manifests::State| {
+        serde_json::to_vec(s).map_err(|e| Error::internal(format!("state does not serialize: {e}")))
     };
     let mut done: Vec<String> = Vec::new();
     let mut unconfirmed = mplan.before.unconfirmed.clone();
@@ -660,10 +672,7 @@ async fn execute_manifest_plan(
         sh.report
             .phase(&host.name, &format!("applying bundle {}", bp.id));
         if !bp.apply.is_empty() {
-            let script = sh
-                .renderer
-                .manifests_apply(&sh.cfg, &bp.id, true)
-                .map_err(failed)?;
+            let script = sh.renderer.manifests_apply(&sh.cfg, &bp.id, true)?;
             run(
                 script,
                 manifests::stream(&bp.apply),
@@ -672,10 +681,7 @@ async fn execute_manifest_plan(
             .await?;
         }
         if !bp.prune.is_empty() {
-            let script = sh
-                .renderer
-                .manifests_apply(&sh.cfg, &bp.id, false)
-                .map_err(failed)?;
+            let script = sh.renderer.manifests_apply(&sh.cfg, &bp.id, false)?;
             let ids = manifests::identities(&bp.prune);
             run(
                 script,
@@ -691,21 +697,16 @@ async fn execute_manifest_plan(
         if waits {
             unconfirmed.insert(bp.id.clone());
         }
-        let state = serde_json::to_vec(&manifests::state_after(mplan, &done, &unconfirmed))
-            .expect("state serializes");
-        let script = sh.renderer.manifests_state().map_err(failed)?;
+        let state = state_bytes(&manifests::state_after(mplan, &done, &unconfirmed))?;
+        let script = sh.renderer.manifests_state()?;
         run(script.clone(), state, "recording labprov's state".into()).await?;
         if waits {
             sh.report
                 .phase(&host.name, &format!("waiting for bundle {}", bp.id));
-            let wait = sh
-                .renderer
-                .manifests_wait(&sh.cfg, &bp.id, &bp.waits)
-                .map_err(failed)?;
+            let wait = sh.renderer.manifests_wait(&sh.cfg, &bp.id, &bp.waits)?;
             run(wait, Vec::new(), format!("rollout of bundle {}", bp.id)).await?;
             unconfirmed.remove(&bp.id);
-            let state = serde_json::to_vec(&manifests::state_after(mplan, &done, &unconfirmed))
-                .expect("state serializes");
+            let state = state_bytes(&manifests::state_after(mplan, &done, &unconfirmed))?;
             run(script, state, "recording labprov's state".into()).await?;
         }
     }
@@ -726,7 +727,7 @@ async fn down(
     let name = host.name.as_str();
     let sudo = plan.facts.get("sudo").cloned().unwrap_or_default();
     let mut failed = false;
-    let mut lost: Option<String> = None;
+    let mut lost: Option<Error> = None;
     for step in REGISTRY.iter().rev() {
         let Some(undo) = step.undo else { continue };
         let wanted = match undo.when {
@@ -739,27 +740,33 @@ async fn down(
         }
         let t0 = Instant::now();
         report.phase(name, &format!("running {}", undo.id));
-        let result: Result<bool, Applied> = if let Some(why) = &lost {
-            Err(Applied::Failed(format!("not run: {why}")))
-        } else if step.needs_root && !matches!(sudo.as_str(), "ok" | "root") {
-            Err(Applied::Failed(format!(
-                "needs root, but sudo for this user is {sudo}"
-            )))
-        } else if step.kind == StepKind::Manifests {
-            undo_manifests(sh, host, plan, transport, purge).await
-        } else {
-            run_undo(sh, step, transport).await
-        };
+        if let Some(why) = &lost {
+            let o = Outcome::not_run(name, undo.id, why.clone(), t0.elapsed());
+            failed = true;
+            report.outcome(&o);
+            continue;
+        }
+        let result: Result<bool, Error> =
+            if step.needs_root && !matches!(sudo.as_str(), "ok" | "root") {
+                Err(Error::plan(format!(
+                    "needs root, but sudo for this user is {sudo}"
+                )))
+            } else if step.kind == StepKind::Manifests {
+                undo_manifests(sh, host, plan, transport, purge).await
+            } else {
+                run_undo(sh, step, transport).await
+            };
         let outcome = match result {
             Ok(true) => {
                 Outcome::changed(name, undo.id, format!("undid {}", step.title), t0.elapsed())
             }
             Ok(false) => Outcome::ok(name, undo.id, t0.elapsed()),
-            Err(Applied::Lost(why)) => {
-                lost = Some(why.clone());
-                Outcome::failed(name, undo.id, why, t0.elapsed())
+            Err(e) => {
+                if e.is_connect() {
+                    lost = Some(e.clone());
+                }
+                Outcome::failed(name, undo.id, e, t0.elapsed())
             }
-            Err(Applied::Failed(why)) => Outcome::failed(name, undo.id, why, t0.elapsed()),
         };
         failed |= outcome.kind() == Kind::Failed;
         report.outcome(&outcome);
@@ -772,28 +779,17 @@ async fn down(
 }
 
 /// Run a step's undo script; `Ok(true)` when it changed the host.
-async fn run_undo(
-    sh: &Shared,
-    step: &'static Step,
-    transport: &Transport,
-) -> Result<bool, Applied> {
-    let script = sh
-        .renderer
-        .undo_script(&sh.cfg, step)
-        .map_err(|e| Applied::Failed(e.to_string()))?
-        .expect("only steps with an undo get here");
-    let out = transport
-        .run(&script, None)
-        .await
-        .map_err(|e| Applied::Lost(e.to_string()))?;
+async fn run_undo(sh: &Shared, step: &'static Step, transport: &Transport) -> Result<bool, Error> {
+    let (Some(undo), Some(script)) = (step.undo, sh.renderer.undo_script(&sh.cfg, step)?) else {
+        return Err(Error::internal(format!("step {} has no undo", step.id)));
+    };
+    let out = transport.run(&script, None).await?;
     if out.code != 0 {
-        let undo = step.undo.expect("has an undo");
-        let f = RemoteFailure {
+        return Err(Error::Remote {
             what: undo.id.to_string(),
             code: out.code,
             stderr_tail: tail(&out.stderr, 3),
-        };
-        return Err(Applied::Failed(f.to_string()));
+        });
     }
     Ok(!out.stdout.lines().any(|l| l.trim() == "::unchanged"))
 }
@@ -806,7 +802,7 @@ async fn undo_manifests(
     plan: &HostPlan,
     transport: &Transport,
     purge: bool,
-) -> Result<bool, Applied> {
+) -> Result<bool, Error> {
     let everything = Scope {
         converge: Vec::new(),
         prune: manifests::BUNDLES
@@ -817,12 +813,13 @@ async fn undo_manifests(
     let mut changed = false;
     // The check reports the cluster's identity only when the cluster answers.
     if plan.data.contains_key("cluster_uid") {
-        let mplan = manifest_plan(&sh.cfg, &everything, &plan.data).map_err(Applied::Failed)?;
+        let mplan = manifest_plan(&sh.cfg, &everything, &plan.data)?;
         changed |= !mplan.is_empty();
         execute_manifest_plan(sh, host, &mplan, transport).await?;
     }
     if purge {
-        let step = crate::steps::find("manifests").expect("registered");
+        let step = crate::steps::find("manifests")
+            .ok_or_else(|| Error::internal("no manifests step is registered"))?;
         changed |= run_undo(sh, step, transport).await?;
     }
     Ok(changed)

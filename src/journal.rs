@@ -33,6 +33,9 @@ pub struct StepEntry {
     pub elapsed_ms: u128,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
+    /// The typed error of a failed step (`{"kind": "connect", ...}`), as in the JSON lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<serde_json::Value>,
 }
 
 /// `$XDG_STATE_HOME/labprov` (or `~/.local/state/labprov`).
@@ -76,6 +79,7 @@ pub fn build(command: &str, profile: &Path, hosts: &[String], outcomes: &[Outcom
                 .unwrap_or_default(),
             elapsed_ms: o.elapsed_ms(),
             detail: o.detail().to_string(),
+            error: o.error().and_then(|e| serde_json::to_value(e).ok()),
         });
     }
     Journal {
@@ -92,7 +96,7 @@ pub fn write(journal: &Journal) -> Result<PathBuf> {
     let runs = dir().join("runs");
     std::fs::create_dir_all(&runs).map_err(|source| Error::Write {
         path: runs.clone(),
-        source,
+        source: source.into(),
     })?;
     let stamp = journal.finished.replace(':', "");
     let mut path = runs.join(format!("{stamp}-{}.json", journal.command));
@@ -101,16 +105,22 @@ pub fn write(journal: &Journal) -> Result<PathBuf> {
         n += 1;
         path = runs.join(format!("{stamp}-{}-{n}.json", journal.command));
     }
-    let text = serde_json::to_string_pretty(journal).expect("journal serializes");
+    let text = serde_json::to_string_pretty(journal).map_err(|e| Error::Write {
+        path: path.clone(),
+        source: std::sync::Arc::new(std::io::Error::other(e)),
+    })?;
     std::fs::write(&path, &text).map_err(|source| Error::Write {
         path: path.clone(),
-        source,
+        source: source.into(),
     })?;
     let last = last_path();
     let tmp = last.with_extension("json.new");
     std::fs::write(&tmp, &text)
         .and_then(|_| std::fs::rename(&tmp, &last))
-        .map_err(|source| Error::Write { path: last, source })?;
+        .map_err(|source| Error::Write {
+            path: last,
+            source: source.into(),
+        })?;
     Ok(path)
 }
 

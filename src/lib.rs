@@ -249,12 +249,12 @@ fn render_to(cfg: &Config, dir: &Path) -> Result<usize> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|source| Error::Write {
                 path: parent.to_path_buf(),
-                source,
+                source: source.into(),
             })?;
         }
         std::fs::write(path, text).map_err(|source| Error::Write {
             path: path.to_path_buf(),
-            source,
+            source: source.into(),
         })
     };
     let mut n = 0;
@@ -276,10 +276,7 @@ fn render_to(cfg: &Config, dir: &Path) -> Result<usize> {
     // release on each host and are not known without contacting it).
     for b in manifests::BUNDLES {
         for t in b.own {
-            let text = manifests::render_own(cfg, t).map_err(|message| Error::Template {
-                name: t.name.into(),
-                message,
-            })?;
+            let text = manifests::render_own(cfg, t)?;
             write(&dir.join("manifests").join(t.name), &text)?;
             n += 1;
         }

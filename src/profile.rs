@@ -249,7 +249,7 @@ fn read_source(name: &str, dir: Option<&Path>, from: Option<&Layer>) -> Result<S
         if path.is_file() {
             let text = std::fs::read_to_string(path).map_err(|source| Error::ProfileRead {
                 path: path.clone(),
-                source,
+                source: source.into(),
             })?;
             return Ok(Source {
                 path: path.clone(),
@@ -278,13 +278,13 @@ fn read_source(name: &str, dir: Option<&Path>, from: Option<&Layer>) -> Result<S
         }
         None => Err(Error::ProfileRead {
             path: candidate,
-            source: std::io::Error::new(
+            source: std::sync::Arc::new(std::io::Error::new(
                 std::io::ErrorKind::NotFound,
                 format!(
                     "no such file, and no built-in profile of that name (built-in: {})",
                     builtin_names()
                 ),
-            ),
+            )),
         }),
     }
 }

@@ -148,9 +148,10 @@ impl Report {
         }
         match self.mode {
             OutputMode::Json => {
-                let mut v = serde_json::to_value(o).expect("outcome serializes");
-                v["type"] = json!("step");
-                self.json(v);
+                if let Ok(mut v) = serde_json::to_value(o) {
+                    v["type"] = json!("step");
+                    self.json(v);
+                }
             }
             _ => {
                 if o.kind() == Kind::Ok && self.verbosity <= 0 {
@@ -176,8 +177,8 @@ impl Report {
     }
 
     /// A host that could not be reached: one failure, for the step "connect".
-    pub fn unreachable(&self, host: &str, reason: &str) {
-        let o = Outcome::failed(host, "connect", reason.to_string(), Duration::ZERO);
+    pub fn unreachable(&self, host: &str, error: &crate::error::Error) {
+        let o = Outcome::failed(host, "connect", error.clone(), Duration::ZERO);
         self.outcome(&o);
     }
 
@@ -200,10 +201,11 @@ impl Report {
             .unwrap_or_default();
         if self.mode == OutputMode::Json {
             for c in changes {
-                let mut v = serde_json::to_value(c).expect("change serializes");
-                v["type"] = json!("object");
-                v["host"] = json!(plan.host);
-                self.json(v);
+                if let Ok(mut v) = serde_json::to_value(c) {
+                    v["type"] = json!("object");
+                    v["host"] = json!(plan.host);
+                    self.json(v);
+                }
             }
             for s in &plan.steps {
                 self.json(

@@ -117,6 +117,7 @@ fn a_host_that_breaks_an_invariant_fails_alone() {
         detail.starts_with("internal error: ") && detail.ends_with("; please report it"),
         "{detail}"
     );
+    assert_eq!(cluster["error"]["kind"], "internal", "{cluster}");
     assert!(
         up.step("h1", "addons")["detail"]
             .as_str()

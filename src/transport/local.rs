@@ -5,7 +5,7 @@ use std::process::Stdio;
 use tokio::process::Command;
 
 use super::{Output, Payload, feed};
-use crate::error::ConnectFailure;
+use crate::error::Error;
 
 #[derive(Default)]
 pub struct Local {
@@ -25,11 +25,7 @@ impl Local {
         self.fresh_login = !root;
     }
 
-    pub async fn run(
-        &self,
-        script: &str,
-        stdin: Option<Payload<'_>>,
-    ) -> Result<Output, ConnectFailure> {
+    pub async fn run(&self, script: &str, stdin: Option<Payload<'_>>) -> Result<Output, Error> {
         let mut cmd = if self.fresh_login {
             let user = current_user();
             let mut c = Command::new("sudo");
@@ -48,7 +44,7 @@ impl Local {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-        let fail = |e: std::io::Error| ConnectFailure {
+        let fail = |e: std::io::Error| Error::Connect {
             target: "local".into(),
             reason: format!("cannot run bash: {e}"),
         };

@@ -2,13 +2,13 @@
 //! the jump host when there is one).
 //!
 //! A transport knows nothing of steps. It runs a script with `bash -c`, optionally streams
-//! a file to its stdin, and reports either the command's result or a [`ConnectFailure`]:
+//! a file to its stdin, and reports either the command's result or an [`Error::Connect`]:
 //! "could not talk to the host" is kept apart from "the command failed".
 
 use std::path::Path;
 
 use crate::config::{Config, Host};
-use crate::error::ConnectFailure;
+use crate::error::Error;
 
 mod local;
 mod ssh;
@@ -41,7 +41,7 @@ impl Transport {
         cfg: &Config,
         host: &Host,
         bastion: Option<&Bastion>,
-    ) -> Result<Transport, ConnectFailure> {
+    ) -> Result<Transport, Error> {
         match &host.address {
             None => Ok(Transport::Local(Local::new())),
             Some(_) => Ssh::connect(cfg, host, bastion)
@@ -51,11 +51,7 @@ impl Transport {
     }
 
     /// Run `script` with bash; `stdin` is streamed to it when given.
-    pub async fn run(
-        &self,
-        script: &str,
-        stdin: Option<Payload<'_>>,
-    ) -> Result<Output, ConnectFailure> {
+    pub async fn run(&self, script: &str, stdin: Option<Payload<'_>>) -> Result<Output, Error> {
         match self {
             Transport::Local(l) => l.run(script, stdin).await,
             Transport::Ssh(s) => s.run(script, stdin).await,
@@ -63,7 +59,7 @@ impl Transport {
     }
 
     /// Start a fresh login so group changes made by a step apply to what follows.
-    pub async fn relogin(&mut self) -> Result<(), ConnectFailure> {
+    pub async fn relogin(&mut self) -> Result<(), Error> {
         match self {
             Transport::Local(l) => {
                 l.relogin();
@@ -80,9 +76,9 @@ impl Transport {
         host: &str,
         port: u16,
         open: bool,
-    ) -> Result<(), ConnectFailure> {
+    ) -> Result<(), Error> {
         match self {
-            Transport::Local(_) => Err(ConnectFailure {
+            Transport::Local(_) => Err(Error::Connect {
                 target: "local".into(),
                 reason: "forwards are for hosts reached over SSH".into(),
             }),

@@ -11,7 +11,7 @@ use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
 
 use super::{Output, Payload, feed};
 use crate::config::{Config, Host, HostKeyPolicy};
-use crate::error::ConnectFailure;
+use crate::error::Error;
 
 pub struct Ssh {
     builder: SessionBuilder,
@@ -69,7 +69,7 @@ async fn connect_with_retry(
     b: &SessionBuilder,
     destination: &str,
     target: &str,
-) -> Result<Session, ConnectFailure> {
+) -> Result<Session, Error> {
     let mut delay = Duration::from_millis(300);
     let mut attempt = 1;
     loop {
@@ -83,7 +83,7 @@ async fn connect_with_retry(
                     } else {
                         String::new()
                     };
-                    return Err(ConnectFailure {
+                    return Err(Error::Connect {
                         target: target.to_string(),
                         reason: format!("{reason}{tries}"),
                     });
@@ -110,7 +110,7 @@ pub struct Bastion {
 }
 
 impl Bastion {
-    pub async fn connect(cfg: &Config) -> Result<Option<Bastion>, ConnectFailure> {
+    pub async fn connect(cfg: &Config) -> Result<Option<Bastion>, Error> {
         let Some(jump) = &cfg.ssh.jump else {
             return Ok(None);
         };
@@ -126,7 +126,7 @@ impl Bastion {
         let dir = tempfile::Builder::new()
             .prefix("labprov-ssh")
             .tempdir()
-            .map_err(|e| ConnectFailure {
+            .map_err(|e| Error::Connect {
                 target: format!("jump host {jump}"),
                 reason: format!("cannot write an ssh config: {e}"),
             })?;
@@ -152,7 +152,7 @@ impl Bastion {
                 shlex::try_quote(&inc.to_string_lossy()).unwrap_or_default()
             ));
         }
-        std::fs::write(&config, text).map_err(|e| ConnectFailure {
+        std::fs::write(&config, text).map_err(|e| Error::Connect {
             target: format!("jump host {jump}"),
             reason: format!("cannot write an ssh config: {e}"),
         })?;
@@ -173,7 +173,7 @@ impl Ssh {
         cfg: &Config,
         host: &Host,
         bastion: Option<&Bastion>,
-    ) -> Result<Ssh, ConnectFailure> {
+    ) -> Result<Ssh, Error> {
         let mut b = base_builder(cfg);
         if let Some(user) = host.user.as_ref().or(cfg.ssh.user.as_ref()) {
             b.user(user.clone());
@@ -208,7 +208,7 @@ impl Ssh {
     }
 
     /// (Re)open the master, retrying transient failures with backoff.
-    pub async fn reconnect(&mut self) -> Result<(), ConnectFailure> {
+    pub async fn reconnect(&mut self) -> Result<(), Error> {
         if let Some(old) = self.session.take() {
             let _ = old.close().await;
         }
@@ -218,24 +218,20 @@ impl Ssh {
     }
 
     /// A connection failure of this host.
-    fn lost(&self, reason: String) -> ConnectFailure {
-        ConnectFailure {
+    fn lost(&self, reason: String) -> Error {
+        Error::Connect {
             target: self.target(),
             reason,
         }
     }
 
-    fn session(&self) -> Result<&Session, ConnectFailure> {
+    fn session(&self) -> Result<&Session, Error> {
         self.session
             .as_ref()
             .ok_or_else(|| self.lost("not connected".into()))
     }
 
-    pub async fn run(
-        &self,
-        script: &str,
-        stdin: Option<Payload<'_>>,
-    ) -> Result<Output, ConnectFailure> {
+    pub async fn run(&self, script: &str, stdin: Option<Payload<'_>>) -> Result<Output, Error> {
         let lost = |reason: String| self.lost(reason);
         let session = self.session()?;
         let mut cmd = session.command("bash");
@@ -286,7 +282,7 @@ impl Ssh {
         host: &str,
         port: u16,
         open: bool,
-    ) -> Result<(), ConnectFailure> {
+    ) -> Result<(), Error> {
         let lost = |reason: String| self.lost(reason);
         let session = self.session()?;
         let listen = openssh::Socket::TcpSocket {
