@@ -207,6 +207,7 @@ async fn check(sh: &Shared, host: &Host, transport: &Transport) -> Option<HostPl
     match transport.run(&sh.check_script, None).await {
         Ok(out) => {
             let mut plan = parse_checks(&host.name, &out);
+            block_unsupported(&mut plan);
             decide_manifests(&sh.cfg, &sh.scope, &mut plan);
             Some(plan)
         }
@@ -318,6 +319,20 @@ pub fn parse_checks(host: &str, out: &Output) -> HostPlan {
         steps,
         data,
         manifests: None,
+    }
+}
+
+/// A host `up` would refuse is shown so by `plan` and `status` too: its facts are blocked,
+/// with the reason `up` gives, instead of "converged".
+fn block_unsupported(plan: &mut HostPlan) {
+    let Err(why) = judge_facts(plan) else { return };
+    if let Some(facts) = plan
+        .steps
+        .iter_mut()
+        .find(|s| s.step == "facts" && s.state == CheckState::Converged)
+    {
+        facts.state = CheckState::Blocked;
+        facts.reasons = vec![why.to_string()];
     }
 }
 

@@ -135,6 +135,20 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
         } => apply_scope(&cfg, bundles, remove)?,
         _ => Scope::profile(&cfg),
     };
+    // `up` prunes what lab.bundles does not select: say so when `apply` adds such a bundle.
+    let notes: Vec<String> = match &cli.command {
+        Command::Apply { bundles, .. } => bundles
+            .iter()
+            .filter(|b| !cfg.lab.bundles.contains(b))
+            .map(|b| {
+                format!(
+                    "{b} is not in lab.bundles: the next `labprov up` will remove it; \
+                     add it to lab.bundles to keep it."
+                )
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
     if let Some(p) = targets.parallel {
         cfg.parallel = p as usize;
     }
@@ -184,6 +198,9 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
             _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
         }
     })?;
+    for note in &notes {
+        report.note(note);
+    }
     if !matches!(mode, Mode::Plan | Mode::Status) {
         let command = match mode {
             Mode::Up => "up",

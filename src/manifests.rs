@@ -145,10 +145,10 @@ pub static BUNDLES: &[Bundle] = &[
     },
     Bundle {
         id: "addons",
-        title: "Kiali, Grafana, Jaeger, Prometheus (guide 4.7)",
+        title: "Kiali, Grafana, Jaeger, Prometheus, and tracing to Jaeger turned on (guide 4.7)",
         needs: &[],
         conflicts: &[],
-        own: &[],
+        own: &[yaml!("tracing.yaml")],
         release: &["samples/addons/*.yaml"],
         waits: Waits::Named(&[
             "istio-system/kiali",
@@ -268,6 +268,9 @@ pub struct ObjectChange {
     pub object: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub diff: String,
+    /// Why a prune: the user may not know that `up` removes what the profile does not select.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub reason: String,
 }
 
 #[derive(Debug, Clone)]
@@ -470,10 +473,11 @@ pub fn objects(
             docs.extend(parse_docs(text, path)?);
         }
     }
-    let ns = if b.own.is_empty() {
-        &cfg.lab.bookinfo_namespace
-    } else {
+    // Release files that name no namespace are Bookinfo's; labprov's own name theirs.
+    let ns = if b.release.is_empty() {
         &cfg.lab.namespace
+    } else {
+        &cfg.lab.bookinfo_namespace
     };
     let mut out: Vec<Value> = docs.into_iter().map(|d| normalize(d, b.id, ns)).collect();
     // Namespaces first, so one apply can create a namespace and what lives in it.
@@ -589,6 +593,7 @@ pub fn plan(
                     bundle: b.id.to_string(),
                     object: describe(obj),
                     diff,
+                    reason: String::new(),
                 });
                 bp.apply.push(obj.clone());
             }
@@ -614,11 +619,19 @@ pub fn plan(
         if rendered_keys.contains(k) || !scope.prune.contains(&r.bundle) {
             continue;
         }
+        let reason = if scope.converge.contains(&r.bundle) {
+            "no longer rendered from the profile"
+        } else if !cfg.lab.bundles.contains(&r.bundle) {
+            "not selected in lab.bundles"
+        } else {
+            "removed on request"
+        };
         changes.push(ObjectChange {
             action: Action::Prune,
             bundle: r.bundle.clone(),
             object: describe(&r.object),
             diff: String::new(),
+            reason: reason.to_string(),
         });
         after.objects.remove(k);
         if let Some(bp) = bundles.iter_mut().find(|bp| bp.id == r.bundle) {

@@ -253,7 +253,12 @@ impl Report {
                 Action::Change => "~ change",
                 Action::Prune => "- prune ",
             };
-            text.push_str(&format!("\n      {mark} {} ({})", c.object, c.bundle));
+            let why = if c.reason.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", c.reason)
+            };
+            text.push_str(&format!("\n      {mark} {} ({}){why}", c.object, c.bundle));
             for line in c.diff.lines() {
                 text.push_str(&format!("\n          {line}"));
             }
@@ -284,6 +289,16 @@ impl Report {
         let st = self.lock();
         if self.mode == OutputMode::Json {
             self.json(json!({"type": "info", "message": message}));
+        } else {
+            self.line(&st, message);
+        }
+    }
+
+    /// Something the user should know about what the run did (not a failure), even with -q.
+    pub fn note(&self, message: &str) {
+        let st = self.state.lock().expect("report lock");
+        if self.mode == OutputMode::Json {
+            self.json(json!({"type": "note", "message": message}));
         } else {
             self.line(&st, message);
         }

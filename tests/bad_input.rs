@@ -1,18 +1,67 @@
 //! Bad profiles and bad command lines: the exact text a user sees, exit code 2, and no host
-//! contacted (a real listening socket stands in for the host and must see no connection).
+//! contacted (a real listening socket stands in for the host and must see no connection;
+//! `a_valid_profile_does_reach_the_listener` shows it sees labprov when labprov connects).
 
 mod common;
 
 use std::net::TcpListener;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use common::{Run, labprov};
 
-/// A profile whose one host is a real socket on this machine, plus `body`.
-fn run_profile(dir: &Path, body: &str) -> (Run, usize) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let port = listener.local_addr().unwrap().port();
+/// A real socket that stands in for the profile's one host: it counts every connection and
+/// closes it at once (so an ssh that does connect fails fast instead of waiting for a banner).
+struct Listener {
+    port: u16,
+    seen: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Listener {
+    fn new() -> Listener {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s, st) = (seen.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            loop {
+                // Drain the queue before looking at `stop`: a connection made just before
+                // labprov exited is still counted.
+                match listener.accept() {
+                    Ok(_) => {
+                        s.fetch_add(1, Ordering::SeqCst);
+                        continue;
+                    }
+                    Err(_) if st.load(Ordering::SeqCst) => return,
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+                }
+            }
+        });
+        Listener {
+            port,
+            seen,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Connections seen so far and until now.
+    fn finish(mut self) -> usize {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.take().unwrap().join().unwrap();
+        self.seen.load(Ordering::SeqCst)
+    }
+}
+
+/// A profile whose one host is a real socket on this machine, plus `body`; run `args`.
+fn run_profile_args(dir: &Path, body: &str, args: &[&str]) -> (Run, usize) {
+    let listener = Listener::new();
+    let port = listener.port;
     let text = format!(
         "[ssh]\nuser = \"student\"\nport = {port}\n\n[[hosts]]\nname = \"h1\"\naddress = \"127.0.0.1\"\n\n{body}"
     );
@@ -20,14 +69,28 @@ fn run_profile(dir: &Path, body: &str) -> (Run, usize) {
     std::fs::write(&path, text).unwrap();
     let out = labprov()
         .current_dir(dir)
-        .args(["--profile", "bad.toml", "--output", "plain", "up"])
+        .args(["--profile", "bad.toml", "--output", "plain"])
+        .args(args)
+        // Whatever a run writes (journal, cache) stays in the scratch dir.
+        .env("XDG_STATE_HOME", dir.join("state"))
+        .env("XDG_CACHE_HOME", dir.join("cache"))
         .output()
         .unwrap();
-    let mut contacted = 0;
-    while listener.accept().is_ok() {
-        contacted += 1;
-    }
-    (Run::new(out), contacted)
+    (Run::new(out), listener.finish())
+}
+
+fn run_profile(dir: &Path, body: &str) -> (Run, usize) {
+    run_profile_args(dir, body, &["up"])
+}
+
+/// The positive control of every "no host contacted" below: the same profile without the
+/// mistake makes labprov connect to the listener (and fail there, exit 1).
+#[test]
+fn a_valid_profile_does_reach_the_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, contacted) = run_profile(dir.path(), "");
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert!(contacted >= 1, "labprov connected: {}", run.explain());
 }
 
 fn assert_rejected(body: &str, expected: &str) {
@@ -117,22 +180,13 @@ fn extends_an_unknown_profile() {
 #[test]
 fn limit_names_an_unknown_host() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("p.toml"),
-        "[ssh]\nuser = \"u\"\n[[hosts]]\nname = \"h1\"\naddress = \"192.0.2.1\"\n",
-    )
-    .unwrap();
-    let out = labprov()
-        .current_dir(dir.path())
-        .args(["--profile", "p.toml", "up", "--limit", "h9"])
-        .output()
-        .unwrap();
-    let run = Run::new(out);
-    assert_eq!(run.code, 2);
+    let (run, contacted) = run_profile_args(dir.path(), "", &["up", "--limit", "h9"]);
+    assert_eq!(run.code, 2, "{}", run.explain());
     assert_eq!(
         run.stderr,
         "error: --limit: no host named `h9` (hosts: h1)\n"
     );
+    assert_eq!(contacted, 0, "a host was contacted despite the bad --limit");
 }
 
 #[test]

@@ -59,7 +59,10 @@ fn strict_host_keys_refuse_an_unknown_host() {
             "host_key_policy = \"strict\"",
         )
     });
-    let before = world.ssh_counts("h1").0;
+    let logins =
+        |w: &World| -> Vec<usize> { w.hosts().iter().map(|h| w.ssh_counts(h).0).collect() };
+    let before = logins(&world);
+    let contacts = world.contacts();
     let plan = world.labprov_with(&profile, &["plan"]);
     assert_eq!(plan.code, 1, "{}", plan.explain());
     let detail = plan.step("h1", "connect")["detail"]
@@ -71,7 +74,21 @@ fn strict_host_keys_refuse_an_unknown_host() {
         !detail.contains("attempts"),
         "a key problem is not retried: {detail}"
     );
-    assert_eq!(world.ssh_counts("h1").0, before, "never authenticated");
+    // The bastion's unknown key stops ssh before it authenticates anywhere (it did connect:
+    // the refusal is ssh's, after the server sent its key).
+    assert!(
+        world.contacts().since(&contacts).contains_key("bastion"),
+        "the bastion was reached"
+    );
+    assert_eq!(logins(&world), before, "never authenticated, anywhere");
+    // Positive control: with accept-new the same counts see a login on the bastion and h1.
+    let plan = world.labprov(&["plan"]);
+    assert_eq!(plan.code, 0, "{}", plan.explain());
+    let after = logins(&world);
+    assert!(
+        after[0] > before[0] && after[1] > before[1],
+        "{before:?} -> {after:?}"
+    );
 }
 
 #[test]
@@ -132,8 +149,25 @@ fn sudo_asking_for_a_password_is_named_not_hung_on() {
         up.step("h1", "docker")["detail"],
         "needs root, but sudo for student asks for a password: allow it without a password (NOPASSWD) for labprov's user"
     );
-    assert!(
-        world.calls("h1").iter().all(|c| c["tool"] != "apt-get"),
-        "nothing privileged was attempted"
+    let apt = |w: &World| {
+        w.calls("h1")
+            .iter()
+            .filter(|c| c["tool"] == "apt-get")
+            .count()
+    };
+    assert_eq!(apt(&world), 0, "nothing privileged was attempted");
+    // Positive control: once sudo works again, the same count sees Docker's install.
+    let out = world.exec(
+        "h1",
+        None,
+        &[
+            "sh",
+            "-c",
+            "echo 'student ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/labprov-world",
+        ],
     );
+    assert!(out.status.success());
+    let up = world.labprov(&["up"]);
+    assert_eq!(up.code, 0, "{}", up.explain());
+    assert!(apt(&world) > 0, "apt-get calls are counted");
 }

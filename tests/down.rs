@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::World;
+use common::{UP_STEPS, World};
 
 #[test]
 fn down_twice_then_up_again_then_purge() {
@@ -20,13 +20,12 @@ fn down_twice_then_up_again_then_purge() {
             down.explain()
         );
     }
-    let minikube_deletes = |w: &World| {
-        w.calls("h1")
-            .iter()
-            .filter(|c| c["tool"] == "minikube" && c["argv"][0] == "delete")
-            .count()
-    };
-    assert_eq!(minikube_deletes(&world), 1);
+    let minikube_deletes = |w: &World| w.calls_of("h1", "minikube", "delete").len();
+    assert_eq!(
+        minikube_deletes(&world),
+        1,
+        "the first down deleted the cluster"
+    );
     assert!(
         world.host_file("h1", "/usr/local/bin/minikube").exists(),
         "binaries stay"
@@ -76,8 +75,10 @@ fn down_twice_then_up_again_then_purge() {
 #[test]
 fn down_refuses_without_yes_when_nobody_can_answer() {
     let world = World::start(1);
+    let before = world.contacts();
     let out = common::labprov()
         .args(["--profile", world.profile.to_str().unwrap(), "down"])
+        .env("XDG_STATE_HOME", world.dir.join("controller-state"))
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
@@ -87,16 +88,28 @@ fn down_refuses_without_yes_when_nobody_can_answer() {
         run.stderr,
         "error: Remove the lab (objects, Istio, the cluster) on h1? Refusing without --yes: stdin is not a terminal\n"
     );
-    assert_eq!(world.ssh_counts("h1"), (0, 0), "nothing contacted");
+    assert_eq!(
+        world.contacts().since(&before),
+        Default::default(),
+        "nothing contacted, not even the bastion"
+    );
+    // Positive control: with --yes the same count sees the bastion and the host.
+    let down = world.labprov(&["down", "--yes"]);
+    assert_eq!(down.code, 0, "{}", down.explain());
+    let seen = world.contacts().since(&before);
+    assert!(
+        seen.contains_key("bastion") && seen.contains_key("h1"),
+        "{seen:?}"
+    );
 }
 
 #[test]
 fn reset_rebuilds_only_the_limited_host() {
     let world = World::start(3);
     assert_eq!(world.labprov(&["up"]).code, 0);
-    let before: Vec<usize> = ["h1", "h3"].iter().map(|h| world.calls(h).len()).collect();
-    let ssh_before: Vec<(usize, usize)> =
-        ["h1", "h3"].iter().map(|h| world.ssh_counts(h)).collect();
+    let calls = |h: &str| world.calls(h).len();
+    let before: Vec<usize> = ["h1", "h2", "h3"].iter().map(|h| calls(h)).collect();
+    let contacts = world.contacts();
 
     let reset = world.labprov(&["reset", "--yes", "--limit", "h2"]);
     assert_eq!(reset.code, 0, "{}", reset.explain());
@@ -122,21 +135,25 @@ fn reset_rebuilds_only_the_limited_host() {
         .collect();
     assert_eq!(hosts, ["h2"]);
 
-    let after: Vec<usize> = ["h1", "h3"].iter().map(|h| world.calls(h).len()).collect();
-    assert_eq!(before, after, "no stand-in call on the other hosts");
-    let ssh_after: Vec<(usize, usize)> = ["h1", "h3"].iter().map(|h| world.ssh_counts(h)).collect();
+    // The same counts see h2's calls and connections (positive control) and none elsewhere.
+    let after: Vec<usize> = ["h1", "h2", "h3"].iter().map(|h| calls(h)).collect();
+    assert!(after[1] > before[1], "h2's stand-in calls are counted");
     assert_eq!(
-        ssh_before, ssh_after,
+        (after[0], after[2]),
+        (before[0], before[2]),
+        "no stand-in call on the other hosts"
+    );
+    let seen: Vec<String> = world.contacts().since(&contacts).into_keys().collect();
+    assert_eq!(
+        seen,
+        ["bastion", "h2"],
         "the other hosts were not even contacted"
     );
 
     let status = world.labprov(&["status"]);
+    assert_eq!(status.code, 0, "{}", status.explain());
     for h in ["h1", "h2", "h3"] {
-        assert!(
-            status.states(h).iter().all(|(_, s)| s == "converged"),
-            "{h}: {:?}",
-            status.states(h)
-        );
+        status.assert_states(h, &UP_STEPS, "converged");
     }
 }
 

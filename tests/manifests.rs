@@ -13,12 +13,10 @@ fn cluster_objects(world: &World, host: &str) -> serde_json::Map<String, Value> 
     store["objects"].as_object().unwrap().clone()
 }
 
+/// kubectl calls on a host with this verb, found as kubectl finds it (global flags such as
+/// `-n NS` or `--context X` may come first).
 fn kubectl_calls(world: &World, host: &str, verb: &str) -> usize {
-    world
-        .calls(host)
-        .iter()
-        .filter(|c| c["tool"] == "kubectl" && c["argv"][0] == verb)
-        .count()
+    world.calls_of(host, "kubectl", verb).len()
 }
 
 fn with_lab(world: &World, name: &str, lab: &str) -> std::path::PathBuf {
@@ -67,8 +65,13 @@ fn default_bundles_applied_once_then_never_resent() {
             .any(|k| k.contains("NetworkPolicy") || k.contains("PeerAuthentication")),
         "exercise solutions only when selected"
     );
+    // The baselines must see the first up's work, or "no more" below proves nothing.
     let applies = kubectl_calls(&world, "h1", "apply");
     let rollouts = kubectl_calls(&world, "h1", "rollout");
+    assert!(
+        applies >= 1,
+        "the first up's kubectl apply calls are counted"
+    );
     assert!(rollouts >= 1, "readiness was waited for");
 
     for args in [["up"], ["apply"]] {
@@ -97,6 +100,10 @@ fn changed_weights_change_exactly_one_object_and_plan_shows_the_diff() {
         &format!("{WEIGHTED}\n[lab.weights]\nv1 = 80\nv2 = 10\nv3 = 10\n"),
     );
     let applies = kubectl_calls(&world, "h1", "apply");
+    assert!(
+        applies >= 1,
+        "the first up's kubectl apply calls are counted"
+    );
 
     let plan = world.labprov_with(&changed, &["plan"]);
     assert_eq!(plan.code, 0, "{}", plan.explain());
@@ -230,6 +237,10 @@ fn a_rollout_that_never_finishes_names_the_object() {
     );
     // What was applied is recorded: the next run only waits again, it does not re-apply.
     let applies = kubectl_calls(&world, "h1", "apply");
+    assert!(
+        applies >= 1,
+        "the first up's kubectl apply calls are counted"
+    );
     let plan = world.labprov_with(&profile, &["plan"]);
     assert!(
         !plan
@@ -277,6 +288,7 @@ fn a_rollout_that_never_finishes_names_the_object() {
         "one apply each for destination-rules and addons, none for bookinfo"
     );
     let rollouts = kubectl_calls(&world, "h1", "rollout");
+    assert!(rollouts >= 1);
     assert_eq!(world.labprov_with(&profile, &["up"]).code, 0);
     assert_eq!(
         kubectl_calls(&world, "h1", "rollout"),

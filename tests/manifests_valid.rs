@@ -213,6 +213,7 @@ fn every_template_renders_to_named_objects_in_explicit_namespaces() {
             "namespaces.yaml: v1 Namespace -/network-policy-demo",
             "namespaces.yaml: v1 Namespace -/legacy",
             "restrict-egress.yaml: networking.k8s.io/v1 NetworkPolicy network-policy-demo/restrict-egress",
+            "tracing.yaml: telemetry.istio.io/v1 Telemetry istio-system/mesh-default",
         ]
     );
 }
@@ -490,6 +491,7 @@ fn the_crd_check_rejects_what_istio_would_reject() {
         "networking.istio.io/v1/Gateway",
         "networking.istio.io/v1/VirtualService",
         "security.istio.io/v1/PeerAuthentication",
+        "telemetry.istio.io/v1/Telemetry",
     ] {
         assert!(fixture.get(key).is_some(), "{CRD_FIXTURE}: no {key}");
     }
@@ -576,6 +578,31 @@ fn the_crd_check_rejects_what_istio_would_reject() {
                                       "hosts": ["*"], "tls": {"mode": "SIMPLER"}}]}
             }),
             "spec.servers[0].tls.mode: \"SIMPLER\" is not one of",
+        ),
+        (
+            // The Telemetry API's old single-provider shape is not the v1 one.
+            json!({
+                "apiVersion": "telemetry.istio.io/v1", "kind": "Telemetry",
+                "metadata": {"name": "mesh-default", "namespace": "istio-system"},
+                "spec": {"tracing": [{"provider": {"name": "jaeger"}}]}
+            }),
+            "spec.tracing[0].provider: unknown field",
+        ),
+        (
+            json!({
+                "apiVersion": "telemetry.istio.io/v1", "kind": "Telemetry",
+                "metadata": {"name": "mesh-default", "namespace": "istio-system"},
+                "spec": {"tracing": [{"providers": [{}], "randomSamplingPercentage": "100"}]}
+            }),
+            "spec.tracing[0].providers[0]: missing required field name",
+        ),
+        (
+            json!({
+                "apiVersion": "telemetry.istio.io/v1", "kind": "Telemetry",
+                "metadata": {"name": "mesh-default", "namespace": "istio-system"},
+                "spec": {"tracing": [{"providers": [{"name": "jaeger"}], "randomSamplingPercentage": "100"}]}
+            }),
+            "spec.tracing[0].randomSamplingPercentage: expected number, found string",
         ),
     ];
     for (obj, want) in cases {
@@ -702,14 +729,14 @@ fn the_other_objects_are_the_guides() {
     );
     // What `kubectl create deployment hello-node --image=... -- /agnhost netexec
     // --http-port=8080` and `kubectl expose deployment hello-node --type=LoadBalancer
-    // --port=8080` create.
+    // --port=8080` create, plus the label that keeps its pod sidecar-free (see below).
     assert_eq!(
         spec("hello-node.yaml", "Deployment"),
         json!({
             "replicas": 1,
             "selector": {"matchLabels": {"app": "hello-node"}},
             "template": {
-                "metadata": {"labels": {"app": "hello-node"}},
+                "metadata": {"labels": {"app": "hello-node", "sidecar.istio.io/inject": "false"}},
                 "spec": {"containers": [{
                     "name": "agnhost",
                     "image": "registry.k8s.io/e2e-test-images/agnhost:2.39",
@@ -733,5 +760,68 @@ fn the_other_objects_are_the_guides() {
     assert_eq!(
         deployment.value["metadata"]["labels"]["app"], "hello-node",
         "the deployment carries app=hello-node, as kubectl create deployment sets it"
+    );
+}
+
+/// In the guide hello-node (2.3) exists before Istio is installed (4.3), so it never gets a
+/// sidecar; labprov installs Istio first, so the pod template must opt out of injection the
+/// way Istio's injector reads it: the `sidecar.istio.io/inject` pod label, `"false"` (a
+/// string: a YAML boolean there is not a label value), preferred over the older annotation.
+#[test]
+fn hello_node_pods_opt_out_of_sidecar_injection() {
+    let docs = all_docs();
+    let deployment = docs
+        .iter()
+        .find(|d| d.file == "hello-node.yaml" && d.kind() == "Deployment")
+        .expect("hello-node.yaml has a Deployment");
+    let template = &deployment.value["spec"]["template"]["metadata"];
+    assert_eq!(
+        template["labels"]["sidecar.istio.io/inject"],
+        json!("false"),
+        "hello-node's pod template: {template}"
+    );
+    assert!(
+        template.get("annotations").is_none(),
+        "no annotation that could say otherwise: {template}"
+    );
+    // And the selector does not carry it: the Deployment still selects on app alone, as
+    // `kubectl create deployment` made it.
+    assert_eq!(
+        deployment.value["spec"]["selector"],
+        json!({"matchLabels": {"app": "hello-node"}})
+    );
+}
+
+/// Guide 4.7 step 5 finds no traces in Jaeger: the demo profile declares a tracing provider
+/// named `jaeger` (OpenTelemetry to the addon's jaeger-collector) and nothing enables it. The
+/// addons bundle carries what Istio's Jaeger task applies to enable it: one mesh-wide
+/// Telemetry in the root namespace that names that provider, sampling every request.
+#[test]
+fn tracing_is_enabled_mesh_wide_to_the_demo_profiles_jaeger_provider() {
+    let d = the_doc("tracing.yaml");
+    assert_eq!(d.api_version(), "telemetry.istio.io/v1");
+    assert_eq!(d.kind(), "Telemetry");
+    // Mesh-wide: the root namespace (istio-system) and no selector or targetRef.
+    assert_eq!(d.str("/metadata/namespace"), "istio-system");
+    let spec = &d.value["spec"];
+    for key in ["selector", "targetRef", "targetRefs"] {
+        assert!(
+            spec.get(key).is_none(),
+            "a mesh-wide Telemetry has no {key}: {spec}"
+        );
+    }
+    let tracing = spec["tracing"].as_array().expect("spec.tracing is a list");
+    assert_eq!(tracing.len(), 1, "{spec}");
+    assert_eq!(tracing[0]["providers"], json!([{"name": "jaeger"}]));
+    let rate = tracing[0]["randomSamplingPercentage"]
+        .as_f64()
+        .expect("a sampling percentage");
+    assert!(
+        rate == 100.0,
+        "every request traced, as the demo profile's traceSampling: {rate}"
+    );
+    assert!(
+        tracing[0].get("disableSpanReporting").is_none(),
+        "spans are reported: {spec}"
     );
 }

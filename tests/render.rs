@@ -95,21 +95,129 @@ fn crownlabs_scripts_are_written_and_pass_shellcheck() {
     );
 }
 
+/// A profile whose every value differs from labprov's defaults (src/config.rs): a value
+/// dropped on its way to a script would fall back to the default and show here.
+const NON_DEFAULT: &str = r#"[ssh]
+user = "anna"
+
+[[hosts]]
+name = "vm"
+address = "192.0.2.7"
+
+[versions]
+minikube = "v1.36.0"
+kubectl = "v1.33.4"
+istio = "1.26.4"
+
+[artifacts.minikube]
+url = "https://mirror.example/mk/{version}/minikube-{arch}"
+sha256 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+[docker]
+repo_url = "https://mirror.example/docker/linux/ubuntu"
+gpg_url = "https://mirror.example/docker/gpg"
+
+[cluster]
+cni = "flannel"
+cpus = 6
+memory = "12g"
+kubernetes_version = "v1.33.5"
+addons = ["ingress", "metrics-server"]
+
+[dns]
+probe_host = "example.org"
+nameserver = "1.1.1.1"
+
+[istio]
+profile = "minimal"
+injection_namespace = "lab"
+
+[paths]
+bin_dir = "/opt/tools/bin"
+istio_dir = "/srv/istio"
+"#;
+
 #[test]
 fn rendered_scripts_carry_the_profile_values() {
-    let (run, dir) = render("profiles/vagrant.toml");
+    let src = tempfile::tempdir().unwrap();
+    let profile = src.path().join("nondefault.toml");
+    std::fs::write(&profile, NON_DEFAULT).unwrap();
+    let (run, dir) = render(profile.to_str().unwrap());
     assert_eq!(run.code, 0, "{}", run.explain());
-    let cluster = std::fs::read_to_string(dir.path().join("apply/05-cluster.sh")).unwrap();
-    assert!(
-        cluster.contains("--driver=docker --cni=cilium"),
-        "{cluster}"
+    let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
+    let expect = |f: &str, wanted: &[&str]| {
+        let text = read(f);
+        for w in wanted {
+            assert!(text.contains(w), "{f} lacks {w:?}:\n{text}");
+        }
+    };
+    expect(
+        "apply/01-docker.sh",
+        &[
+            "https://mirror.example/docker/linux/ubuntu",
+            "curl -fsSL --retry 3 https://mirror.example/docker/gpg",
+        ],
     );
-    assert!(cluster.contains("--cpus=4 --memory=8g"), "{cluster}");
-    let kubectl = std::fs::read_to_string(dir.path().join("apply/03-kubectl.sh")).unwrap();
-    assert!(kubectl.contains("url=https://dl.k8s.io/release/v1.34.1/bin/linux/amd64/kubectl"));
-    assert!(
-        kubectl
-            .contains("sha_url=https://dl.k8s.io/release/v1.34.1/bin/linux/arm64/kubectl.sha256")
+    expect(
+        "apply/02-minikube.sh",
+        &[
+            "url=https://mirror.example/mk/v1.36.0/minikube-amd64",
+            "url=https://mirror.example/mk/v1.36.0/minikube-arm64",
+            "sha=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "/opt/tools/bin/minikube",
+        ],
+    );
+    expect(
+        "apply/03-kubectl.sh",
+        &[
+            "url=https://dl.k8s.io/release/v1.33.4/bin/linux/amd64/kubectl",
+            "sha_url=https://dl.k8s.io/release/v1.33.4/bin/linux/arm64/kubectl.sha256",
+            "/opt/tools/bin/kubectl",
+        ],
+    );
+    expect(
+        "apply/04-istioctl.sh",
+        &[
+            "url=https://github.com/istio/istio/releases/download/1.26.4/istio-1.26.4-linux-amd64.tar.gz",
+            "home=/srv/istio/istio-1.26.4",
+        ],
+    );
+    expect(
+        "apply/05-cluster.sh",
+        &[
+            "mk=/opt/tools/bin/minikube",
+            "--driver=docker --cni=flannel",
+            "--cpus=6 --memory=12g",
+            "--kubernetes-version=v1.33.5",
+        ],
+    );
+    expect(
+        "apply/06-addons.sh",
+        &["for addon in ingress metrics-server; do"],
+    );
+    expect(
+        "apply/07-dns.sh",
+        &[
+            "getent hosts example.org",
+            "' 1.1.1.1 | sudo tee /etc/resolv.conf",
+        ],
+    );
+    expect(
+        "apply/08-istio.sh",
+        &[
+            "*:1.26.4 | *:1.26.4-*",
+            "install --set profile=minimal -y",
+            "label namespace lab istio-injection=enabled --overwrite",
+        ],
+    );
+    // The checks compare the running cluster with the same values (memory in MiB).
+    expect(
+        "check.sh",
+        &[
+            "cluster.cpus is 6",
+            "docker 6 12288 v1.33.5 flannel",
+            "ingress metrics-server",
+        ],
     );
 }
 

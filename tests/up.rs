@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::World;
+use common::{UP_STEPS, World};
 
 const CHANGE_STEPS: [&str; 9] = [
     "docker",
@@ -24,13 +24,13 @@ fn fresh_host_converges_and_a_rerun_is_one_connection_one_round_trip() {
     let plan = world.labprov(&["plan"]);
     assert_eq!(plan.code, 0, "{}", plan.explain());
     let states = plan.states("h1");
-    assert_eq!(states[0], ("facts".to_string(), "converged".to_string()));
-    for step in CHANGE_STEPS {
-        assert!(
-            states.contains(&(step.to_string(), "needs-change".to_string())),
-            "{step} should need a change on a fresh host: {states:?}"
-        );
-    }
+    let mut expected = vec![("facts".to_string(), "converged".to_string())];
+    expected.extend(
+        CHANGE_STEPS
+            .iter()
+            .map(|s| (s.to_string(), "needs-change".to_string())),
+    );
+    assert_eq!(states, expected, "every step but facts needs a change");
     assert!(
         world.calls("h1").iter().all(|c| c["tool"] != "apt-get"),
         "plan must not install anything"
@@ -58,11 +58,7 @@ fn fresh_host_converges_and_a_rerun_is_one_connection_one_round_trip() {
 
     let plan = world.labprov(&["plan"]);
     assert_eq!(plan.code, 0, "{}", plan.explain());
-    assert!(
-        plan.states("h1").iter().all(|(_, s)| s == "converged"),
-        "{:?}",
-        plan.states("h1")
-    );
+    plan.assert_states("h1", &UP_STEPS, "converged");
 
     let before = world.ssh_counts("h1");
     let again = world.labprov(&["up"]);
@@ -88,11 +84,7 @@ fn two_hosts_at_once() {
     let status = world.labprov(&["status"]);
     assert_eq!(status.code, 0);
     for h in ["h1", "h2"] {
-        assert!(
-            status.states(h).iter().all(|(_, s)| s == "converged"),
-            "{h}: {:?}",
-            status.states(h)
-        );
+        status.assert_states(h, &UP_STEPS, "converged");
     }
 }
 
@@ -115,17 +107,8 @@ fn docker_group_is_picked_up_by_reconnecting() {
         2,
         "one reconnect after the group change"
     );
-    let starts: Vec<_> = world
-        .calls("h1")
-        .into_iter()
-        .filter(|c| {
-            c["tool"] == "minikube"
-                && c["argv"]
-                    .as_array()
-                    .is_some_and(|a| a.iter().any(|x| x == "start"))
-        })
-        .collect();
-    assert_eq!(starts.len(), 1, "minikube start ran once");
+    let starts = world.calls_of("h1", "minikube", "start");
+    assert_eq!(starts.len(), 1, "minikube start ran once: {starts:?}");
     assert_eq!(starts[0]["exit"], 0);
     assert_ne!(
         starts[0]["uid"], 0,
@@ -144,16 +127,9 @@ fn root_login_user_gets_minikube_with_force() {
     std::fs::write(&profile, text).unwrap();
     let up = world.labprov_with(&profile, &["up"]);
     assert_eq!(up.code, 0, "{}", up.explain());
-    let start = world
-        .calls("h1")
-        .into_iter()
-        .find(|c| {
-            c["tool"] == "minikube"
-                && c["argv"]
-                    .as_array()
-                    .is_some_and(|a| a.iter().any(|x| x == "start"))
-        })
-        .expect("minikube start was called");
+    let starts = world.calls_of("h1", "minikube", "start");
+    assert_eq!(starts.len(), 1, "minikube start ran once: {starts:?}");
+    let start = &starts[0];
     assert_eq!(start["uid"], 0);
     assert_eq!(start["exit"], 0, "{start}");
     assert!(
@@ -289,33 +265,145 @@ fn push_mode_streams_artifacts_from_the_controller() {
     }
 }
 
+/// The argument lists of `minikube start` on a host, in call order.
+fn start_argvs(world: &World, host: &str) -> Vec<Vec<String>> {
+    world
+        .calls_of(host, "minikube", "start")
+        .iter()
+        .map(|c| {
+            c["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// The world's profile with the `[cluster]` table's keys replaced by (or extended with) `keys`.
+fn with_cluster(world: &World, name: &str, keys: &[(&str, &str)]) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(&world.profile).unwrap();
+    assert!(text.contains("\n[cluster]\n"), "{text}");
+    let mut out = String::new();
+    let mut in_cluster = false;
+    for line in text.lines() {
+        if line.starts_with('[') {
+            in_cluster = line == "[cluster]";
+            out.push_str(line);
+            out.push('\n');
+            if in_cluster {
+                for (k, v) in keys {
+                    out.push_str(&format!("{k} = {v}\n"));
+                }
+            }
+            continue;
+        }
+        let key = line.split('=').next().unwrap_or("").trim();
+        if in_cluster && keys.iter().any(|(k, _)| *k == key) {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    let path = world.dir.join(name);
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
 #[test]
 fn drifted_cluster_is_reported_not_recreated() {
     let world = World::start(1);
-    assert_eq!(world.labprov(&["up"]).code, 0);
-    let profile = world.profile_plus("drift.toml", "");
-    let text = std::fs::read_to_string(&profile)
-        .unwrap()
-        .replace("memory = \"4g\"", "memory = \"6g\"");
-    std::fs::write(&profile, text).unwrap();
+    let up = world.labprov(&["up"]);
+    assert_eq!(up.code, 0, "{}", up.explain());
+    // Positive control: the matcher sees the first up's `minikube start`, with the world's
+    // memory, and no delete.
+    let first = start_argvs(&world, "h1");
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(first[0].iter().any(|a| a == "--memory=4g"), "{first:?}");
+    assert_eq!(world.calls_of("h1", "minikube", "delete").len(), 0);
+
+    let profile = with_cluster(&world, "drift.toml", &[("memory", "\"6g\"")]);
     let plan = world.labprov_with(&profile, &["plan"]);
     assert_eq!(plan.code, 0, "{}", plan.explain());
     let cluster = plan
         .events
         .iter()
         .find(|e| e["type"] == "plan" && e["step"] == "cluster")
-        .unwrap();
+        .unwrap_or_else(|| panic!("no plan for cluster: {}", plan.explain()));
     assert_eq!(cluster["state"], "blocked");
     assert_eq!(
         cluster["reasons"][0],
         "running cluster has Memory 4096, profile wants 6144"
     );
+
     let up = world.labprov_with(&profile, &["up"]);
-    assert_eq!(up.code, 1);
-    let deletes = world
-        .calls("h1")
+    let deletes = world.calls_of("h1", "minikube", "delete");
+    assert_eq!(
+        deletes.len(),
+        0,
+        "never recreated behind the user's back: {deletes:?}"
+    );
+    assert_eq!(
+        start_argvs(&world, "h1"),
+        first,
+        "no second `minikube start` after the drift"
+    );
+    assert_eq!(up.code, 1, "{}", up.explain());
+    assert_eq!(
+        up.step("h1", "cluster")["kind"],
+        "failed",
+        "{}",
+        up.explain()
+    );
+
+    // Positive control for the delete matcher: `down` does delete the cluster.
+    let down = world.labprov_with(&profile, &["down", "--yes"]);
+    assert_eq!(down.code, 0, "{}", down.explain());
+    assert_eq!(world.calls_of("h1", "minikube", "delete").len(), 1);
+}
+
+/// Every cluster setting away from labprov's defaults (4 CPUs, 8g, v1.34.0, cilium,
+/// metrics-server + dashboard) reaches minikube: a dropped flag would fall back to a default
+/// and go unnoticed if the expected values were the defaults.
+#[test]
+fn non_default_cluster_settings_reach_minikube() {
+    let world = World::start(1);
+    let profile = with_cluster(
+        &world,
+        "cluster.toml",
+        &[
+            // The world's machines have 2 CPUs: the only count above minikube's minimum.
+            ("cpus", "2"),
+            ("memory", "\"3g\""),
+            ("kubernetes_version", "\"v1.33.5\""),
+            ("cni", "\"calico\""),
+            ("addons", "[\"ingress\", \"metrics-server\"]"),
+        ],
+    );
+    let up = world.labprov_with(&profile, &["up"]);
+    assert_eq!(up.code, 0, "{}", up.explain());
+    assert_eq!(
+        start_argvs(&world, "h1"),
+        [[
+            "start",
+            "--driver=docker",
+            "--cni=calico",
+            "--cpus=2",
+            "--memory=3g",
+            "--kubernetes-version=v1.33.5",
+        ]],
+        "the whole argv of minikube start"
+    );
+    let enabled: Vec<String> = world
+        .calls_of("h1", "minikube", "addons")
         .iter()
-        .filter(|c| c["tool"] == "minikube" && c["argv"][1] == "delete")
-        .count();
-    assert_eq!(deletes, 0, "never recreated behind the user's back");
+        .filter(|c| c["argv"][1] == "enable")
+        .map(|c| c["argv"][2].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(enabled, ["ingress", "metrics-server"]);
+    // And the cluster minikube reports is the one the profile asks for.
+    let plan = world.labprov_with(&profile, &["plan"]);
+    assert_eq!(plan.code, 0, "{}", plan.explain());
+    plan.assert_states("h1", &UP_STEPS, "converged");
 }

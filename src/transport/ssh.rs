@@ -200,10 +200,17 @@ impl Ssh {
         Ok(ssh)
     }
 
+    /// `user@address`, with `:port` when one is set (a roster's port column, `ssh.port`), so
+    /// an error says where labprov knocked.
     fn target(&self) -> String {
-        match self.builder.get_user() {
-            Some(u) => format!("{u}@{}", self.destination),
+        let host = match self.builder.get_port() {
+            Some(p) if self.destination.contains(':') => format!("[{}]:{p}", self.destination),
+            Some(p) => format!("{}:{p}", self.destination),
             None => self.destination.clone(),
+        };
+        match self.builder.get_user() {
+            Some(u) => format!("{u}@{host}"),
+            None => host,
         }
     }
 

@@ -11,6 +11,18 @@ if ! docker_installed || ! docker_source_ok || legacy_docker_list; then
   if [ -n "${conflicts[*]}" ]; then
     as_root apt-get remove -y -qq "${conflicts[@]}"
   fi
+  # Before any apt-get update: beside docker.sources, a docker.list whose Signed-By differs
+  # (older guides used docker.gpg) makes apt refuse every source ("Conflicting values set
+  # for option Signed-By"), so an update first would fail and never get here.
+  if legacy_docker_list; then
+    as_root rm -f /etc/apt/sources.list.d/docker.list
+  fi
+  # A docker.sources that differs from the profile's (a wrong repo_url of an earlier run, or a
+  # mirror since moved) would fail this first update with exit 100 on every re-run, so the
+  # corrected profile could never be applied: it is rewritten below anyway.
+  if ! docker_source_ok; then
+    as_root rm -f /etc/apt/sources.list.d/docker.sources
+  fi
   as_root apt-get update -qq
   as_root apt-get install -y -qq ca-certificates curl
   as_root install -m 0755 -d /etc/apt/keyrings
@@ -19,9 +31,6 @@ if ! docker_installed || ! docker_source_ok || legacy_docker_list; then
   curl -fsSL --retry 3 {{ cfg.docker.gpg_url | q }} -o "$key"
   as_root install -m 0644 "$key" /etc/apt/keyrings/docker.asc
   docker_sources | as_root tee /etc/apt/sources.list.d/docker.sources >/dev/null
-  if legacy_docker_list; then
-    as_root rm -f /etc/apt/sources.list.d/docker.list
-  fi
   as_root apt-get update -qq
   as_root apt-get install -y -qq docker-ce docker-ce-cli containerd.io docker-buildx-plugin docker-compose-plugin
 fi

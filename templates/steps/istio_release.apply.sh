@@ -8,6 +8,8 @@ link={{ cfg.paths.bin_dir | q }}/istioctl
 as_root install -d -m 0755 "$parent" "$(dirname "$link")"
 # Unpack next to the final directory and rename into place, so samples/ is complete or absent.
 stage=$(as_root mktemp -d "$parent/.istio-unpack.XXXXXX")
+# A failed unpack (a corrupt archive) must not leave a partial release beside the final one.
+trap 'rm -rf "$work"; as_root rm -rf "$stage"' EXIT
 as_root tar -xzf "$work/istio.tar.gz" -C "$stage" --no-same-owner
 if ! as_root test -x "$stage/istio-{{ artifact.version }}/bin/istioctl"; then
   as_root rm -rf "$stage"

@@ -3,10 +3,27 @@
 //! Every world is torn down on drop, so a failing test leaves nothing behind.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+/// The steps `plan` and `status` report for every host, in order.
+pub const UP_STEPS: [&str; 10] = [
+    "facts",
+    "docker",
+    "minikube",
+    "kubectl",
+    "istioctl",
+    "cluster",
+    "addons",
+    "dns",
+    "istio",
+    "manifests",
+];
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -22,6 +39,83 @@ pub struct World {
     pub profile: PathBuf,
     pub user: String,
     claim: PathBuf,
+    /// Held for the world's lifetime and dropped after it is stopped (see [`WorldSlots`]).
+    _slots: WorldSlots,
+}
+
+/// Poll `f` every 200 ms until it gives a value; panic naming `what` after `timeout`.
+/// Deadlines are generous on purpose: they bound a hang, they are no timing target.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    poll(what, timeout, || f().ok_or_else(String::new))
+}
+
+/// [`wait_for`], where `f` says what it saw instead (the last of which the panic shows).
+pub fn poll<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match f() {
+            Ok(v) => return v,
+            Err(last) if Instant::now() > deadline => {
+                panic!("timed out after {timeout:?} waiting for {what}; last seen: {last}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(200)),
+        }
+    }
+}
+
+/// A share of the machine for one world, across every test process: `flock`s on files under
+/// `/run/labprov-world-slots/`. Cargo runs test binaries one at a time but the tests of a
+/// binary in parallel, and other developers run theirs at the same time on a 2-core machine:
+/// booting the 30- and 50-host worlds together (or beside several small ones) starves sshd
+/// handshakes and stand-ins past any sane deadline. A world takes one slot per 8 hosts, so the
+/// big fleets take every slot and run alone. The kernel drops a flock when its file is closed,
+/// so the slots are released on drop, on panic and when the process dies; the files are
+/// opened close-on-exec, so the world's daemons never inherit them.
+struct WorldSlots(Vec<File>);
+
+const WORLD_SLOTS: usize = 4;
+
+impl WorldSlots {
+    fn weight(hosts: usize) -> usize {
+        hosts.div_ceil(8).clamp(1, WORLD_SLOTS)
+    }
+
+    fn take(hosts: usize) -> WorldSlots {
+        let base = Path::new("/run/labprov-world-slots");
+        std::fs::create_dir_all(base).unwrap();
+        let open = |k: usize| {
+            File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(base.join(format!("slot{k}")))
+                .unwrap()
+        };
+        let weight = Self::weight(hosts);
+        if weight == 1 {
+            // Any free slot. Waiting holds nothing, so it cannot deadlock with a big world.
+            loop {
+                for k in 0..WORLD_SLOTS {
+                    let f = open(k);
+                    if f.try_lock().is_ok() {
+                        return WorldSlots(vec![f]);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+        // Several slots: always in ascending order, blocking, so two big worlds never hold
+        // parts of what the other waits for.
+        WorldSlots(
+            (0..weight)
+                .map(|k| {
+                    let f = open(k);
+                    f.lock().unwrap();
+                    f
+                })
+                .collect(),
+        )
+    }
 }
 
 /// Claim a world id no other test (in this or another process) holds.
@@ -59,6 +153,7 @@ impl World {
     }
 
     pub fn start_with(n: usize, flags: &[&str]) -> World {
+        let slots = WorldSlots::take(n);
         let (id, claim) = claim_id();
         let dir = PathBuf::from(format!("/run/labprov-world/{id}"));
         let out = Command::new(root().join("tests/world/start"))
@@ -77,6 +172,7 @@ impl World {
                 .find(|w| w[0] == "--user")
                 .map_or("student".to_string(), |w| w[1].to_string()),
             claim,
+            _slots: slots,
         };
         assert!(
             out.status.success() && world.profile.is_file(),
@@ -133,12 +229,27 @@ impl World {
             .expect("tests/world/exec runs")
     }
 
-    /// sshd's log of a host.
-    pub fn sshd_log(&self, host: &str) -> String {
-        std::fs::read_to_string(self.dir.join(host).join("sshd.log")).unwrap_or_default()
+    /// The world's hosts as `world.env` lists them, bastion first.
+    pub fn hosts(&self) -> Vec<String> {
+        let env = std::fs::read_to_string(self.dir.join("world.env")).unwrap();
+        let line = env
+            .lines()
+            .find_map(|l| l.strip_prefix("HOSTS="))
+            .unwrap_or_else(|| panic!("no HOSTS= in {}/world.env", self.dir.display()));
+        let mut hosts = vec!["bastion".to_string()];
+        hosts.extend(line.trim_matches('"').split_whitespace().map(String::from));
+        hosts
     }
 
-    /// Connections and command channels the host's sshd accepted so far.
+    /// sshd's log of a host. Every host of a running world has one: a missing log means the
+    /// test looks in the wrong place, never "nothing was logged".
+    pub fn sshd_log(&self, host: &str) -> String {
+        let path = self.dir.join(host).join("sshd.log");
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+    }
+
+    /// Logins and command channels the host's sshd accepted so far.
     pub fn ssh_counts(&self, host: &str) -> (usize, usize) {
         let log = self.sshd_log(host);
         (
@@ -147,13 +258,46 @@ impl World {
         )
     }
 
-    /// Stand-in calls on a host, one JSON value per call.
+    /// Every trace of a connection attempt in each host's sshd log (bastion and targets).
+    /// Compare two snapshots with [`Contacts::since`].
+    pub fn contacts(&self) -> Contacts {
+        Contacts(
+            self.hosts()
+                .into_iter()
+                .map(|h| {
+                    let n = contact_lines(&self.sshd_log(&h));
+                    (h, n)
+                })
+                .collect(),
+        )
+    }
+
+    /// Stand-in calls on a host, one JSON value per call (none before the first call).
+    /// A line that is not JSON is a broken call log, and fails the test; only a last line
+    /// still being written is left for the next read.
     pub fn calls(&self, host: &str) -> Vec<Value> {
-        let text =
-            std::fs::read_to_string(self.host_file(host, "/var/lib/labprov-world/calls.log"))
-                .unwrap_or_default();
-        text.lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
+        let path = self.host_file(host, "/var/lib/labprov-world/calls.log");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => panic!("cannot read {}: {e}", path.display()),
+        };
+        let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+        complete
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("{}: bad call line {l:?}: {e}", path.display()))
+            })
+            .collect()
+    }
+
+    /// Calls of `tool` on a host whose subcommand, found as the tool's own parser would
+    /// find it (see [`subcommand`]), is `verb`.
+    pub fn calls_of(&self, host: &str, tool: &str, verb: &str) -> Vec<Value> {
+        self.calls(host)
+            .into_iter()
+            .filter(|c| c["tool"] == tool && subcommand(c).as_deref() == Some(verb))
             .collect()
     }
 
@@ -164,6 +308,111 @@ impl World {
     pub fn mirror_file(&self, rel: &str) -> PathBuf {
         self.dir.join("mirror/root").join(rel)
     }
+}
+
+/// What sshd at LogLevel VERBOSE writes for a connection attempt, whatever becomes of it:
+/// `Connection from` as soon as it accepts one (also for a handshake that fails or is closed
+/// early), the login outcome, and the listener's own line for a connection it drops before
+/// that (`drop connection #N ... past MaxStartups`).
+fn contact_lines(log: &str) -> usize {
+    const MARKS: [&str; 7] = [
+        "Connection from ",
+        "Accepted publickey",
+        "Failed ",
+        "Invalid user",
+        "Connection closed by",
+        "Connection reset by",
+        "past MaxStartups",
+    ];
+    log.lines()
+        .filter(|l| MARKS.iter().any(|m| l.contains(m)))
+        .count()
+}
+
+/// Connection traces per host (see [`World::contacts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contacts(pub BTreeMap<String, usize>);
+
+impl Contacts {
+    /// Hosts with new connection traces since `before`, and how many.
+    pub fn since(&self, before: &Contacts) -> BTreeMap<String, usize> {
+        self.0
+            .iter()
+            .filter_map(|(h, n)| {
+                let was = before.0.get(h).copied().unwrap_or(0);
+                (*n > was).then(|| (h.clone(), n - was))
+            })
+            .collect()
+    }
+}
+
+/// Global flags that take no value, per tool (cobra/pflag: a bool flag, or one with a
+/// NoOptDefVal, never takes the next argument as its value; every other flag given as
+/// `--name value` or `-x value` does).
+fn bool_flags(tool: &str) -> &'static [&'static str] {
+    match tool {
+        // kubectl's global bools, and apply/delete/label flags labprov might put first.
+        "kubectl" => &[
+            "--insecure-skip-tls-verify",
+            "--match-server-version",
+            "--warnings-as-errors",
+            "--disable-compression",
+            "--server-side",
+            "--force-conflicts",
+            "--overwrite",
+            "--ignore-not-found",
+            "--dry-run",
+            "--wait",
+            "--all",
+            "-h",
+            "--help",
+        ],
+        // minikube's global bools (cmd/minikube/cmd/root.go and klog's).
+        "minikube" => &[
+            "--alsologtostderr",
+            "--logtostderr",
+            "--add_dir_header",
+            "--one_output",
+            "--skip_headers",
+            "--skip_log_headers",
+            "--skip-audit",
+            "--rootless",
+            "-h",
+            "--help",
+        ],
+        _ => &["-h", "--help"],
+    }
+}
+
+/// The subcommand of a stand-in call: its first argument that is neither a flag nor a
+/// flag's value, as the tool's own parser (cobra) finds it; `--` ends the flags. The call
+/// log records the arguments without the program name, so `minikube delete` is `["delete"]`
+/// and `kubectl -n x get pods` is `["-n", "x", "get", "pods"]`.
+pub fn subcommand(call: &Value) -> Option<String> {
+    let bools = bool_flags(call["tool"].as_str().unwrap_or(""));
+    let argv: Vec<&str> = call["argv"]
+        .as_array()?
+        .iter()
+        .map(|a| a.as_str().unwrap_or(""))
+        .collect();
+    let mut i = 0;
+    while i < argv.len() {
+        let a = argv[i];
+        if a == "--" {
+            return argv.get(i + 1).map(|s| s.to_string());
+        }
+        if !a.starts_with('-') || a == "-" {
+            return Some(a.to_string());
+        }
+        let takes_value = if let Some(name) = a.strip_prefix("--") {
+            !name.contains('=') && !bools.contains(&a)
+        } else {
+            // `-x value`; `-xvalue` and `-x=value` carry their value.
+            a.len() == 2 && !bools.contains(&a)
+        };
+        i += if takes_value { 2 } else { 1 };
+    }
+    None
 }
 
 impl Drop for World {
@@ -231,6 +480,17 @@ impl Run {
             .iter()
             .find(|e| e["type"] == "step" && e["host"] == host && e["step"] == step)
             .unwrap_or_else(|| panic!("no outcome for {host}/{step}:\n{}", self.stdout))
+    }
+
+    /// Assert that the plan/status of `host` lists exactly `steps`, in order, each in
+    /// `state` (an empty or partial list is a failure, not "all converged").
+    pub fn assert_states(&self, host: &str, steps: &[&str], state: &str) {
+        let states = self.states(host);
+        let names: Vec<&str> = states.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(names, steps, "{host}: steps reported\n{}", self.explain());
+        for (step, s) in &states {
+            assert_eq!(s, state, "{host}/{step}: {states:?}");
+        }
     }
 
     /// Plan/status states of a host, step → state.

@@ -17,7 +17,8 @@
 #     the Kubernetes JSONPath reference page (kubernetes.io/docs/reference/kubectl/jsonpath);
 #   * label selectors (=, ==, !=, in, notin, exists, !exists);
 #   * the calls log (/var/lib/labprov-world/calls.log, one JSON line per invocation; a
-#     long-running call also logs a line with "exit": null when it starts) and the signal
+#     long-running call also logs a line with "exit": null when it starts; a line that
+#     cannot be written makes the stand-in exit 125, as _world.py's do) and the signal
 #     behaviour of the real Go tools (an unhandled SIGTERM/SIGINT kills at once; the final
 #     calls.log line, exit 128+N with "signal", is written first);
 #   * "web": what answers HTTP inside the cluster, for kubectl port-forward/proxy and
@@ -64,24 +65,36 @@ SERVER_URL = "https://%s:%d" % (CLUSTER_IP, API_PORT)
 # ----------------------------------------------------------------------------- misc
 
 def log_call(tool, argv, code, **extra):
-    """Append one JSON line to the world's calls log, if it is writable.
+    """Append one JSON line to the world's calls log.
 
     code None marks the start of a long-running call (see run_tool); extra keys (signal)
-    are added after "exit"."""
+    are added after "exit". A stand-in that cannot append its line says so on stderr and
+    exits 125 at once (tests/world/README.md), as _world.py's stand-ins do: a missing line
+    must never read as "was not called"."""
     rec = {"tool": tool, "argv": list(argv), "uid": os.getuid(), "exit": code}
     rec.update(extra)
-    line = json.dumps(rec) + "\n"
+    data = (json.dumps(rec) + "\n").encode()
     try:
-        fd = os.open(CALLS_LOG, os.O_WRONLY | os.O_APPEND)
-    except OSError:
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        os.write(fd, line.encode())
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        # the world's boot creates the log (mode 0666); without its dir this is no world host
+        created = not os.path.exists(CALLS_LOG)
+        fd = os.open(CALLS_LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            if created:
+                with contextlib.suppress(OSError):
+                    os.fchmod(fd, 0o666)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if os.write(fd, data) != len(data):
+                raise OSError("short write")
+        finally:
+            os.close(fd)
+    except OSError as e:
+        import sys
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        with contextlib.suppress(OSError):
+            os.write(2, ("labprov-world: %s: cannot append to %s: %s\n" % (tool, CALLS_LOG, e)).encode())
+        os._exit(125)
 
 
 # The call being run (tool, argv) and whether its final line is written, for the signal

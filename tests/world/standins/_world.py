@@ -12,19 +12,26 @@
 #   - the host's modelled state, /var/lib/labprov-world/state.json (mode 0644):
 #       dpkg:  package -> {status: installed|config-files, version, arch}
 #       apt:   indexed -> the (uri, suite, component) index targets the last successful `apt-get update`
-#              fetched (a source added later is unknown until the next update, as in real apt)
+#              fetched (a source added later is unknown until the next update, as in real apt); for a
+#              repository fetched over the network also what its Packages index listed ("packages":
+#              name -> {version, arch}), its Release "label" and the sha256 of the InRelease it read
 #       units: systemd unit -> {enabled, active}; a unit exists only while a package ships it
 #     Written only under an exclusive flock on state.lock, as temp file + fsync + os.replace, so a
 #     reader (which needs no write access) always sees a whole file.
 #   - the package catalogue (versions as on Ubuntu 24.04 "noble" and Docker's repository for Docker
 #     Engine 28.5.1) and the knob file /etc/labprov-world.conf (shell key=value; `preinstalled="docker.io
 #     runc"` marks packages installed when the state is first created).
+#   - the world's stand-in for OpenPGP keys and signatures (see "Keys and signatures" below): the
+#     mirror's Docker repository is signed with it by tests/world/build-mirror and the apt-get stand-in
+#     verifies it against the source's Signed-By keyring.
 #
 # Left out: versions are a fixed snapshot (illustrative, not tracked against the archive); there is no
 # real dpkg database, no real systemd and no real Docker daemon: the state file is the whole truth.
+import base64
 import contextlib
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import struct
@@ -76,9 +83,10 @@ DOCKER_REPO = {
 DOCKER_SUITES = {"focal": "20.04", "jammy": "22.04", "noble": "24.04", "oracular": "24.10", "plucky": "25.04"}
 
 # Relations, from docker/docker-ce-packaging deb/common/control and containerd.io's control.
+# docker-ce-rootless-extras only "Enhances: docker-ce" (since 80d67bc, 2021; its Depends is
+# dbus-user-session, left out here): purging docker-ce leaves it installed, as on a real host.
 DEPENDS = {
     "docker-ce": ["containerd.io", "docker-ce-cli"],
-    "docker-ce-rootless-extras": ["docker-ce"],
     "slirp4netns": ["libslirp0"],
 }
 RECOMMENDS = {
@@ -306,6 +314,125 @@ def docker_daemon_reachable(state):
 
 
 # ---------------------------------------------------------------------------------------------------
+# Keys and signatures: the world's stand-in for OpenPGP.
+# Real apt hands a repository's InRelease (a clearsigned Release file, RFC 4880 section 7) to gpgv
+# with the keyring the source's Signed-By names; gpgv reports GOODSIG, BADSIG or NO_PUBKEY <keyid>
+# (apt methods/gpgv.cc). The world keeps that shape and replaces the cryptography:
+#   - a key is an ASCII-armored "PGP PUBLIC KEY BLOCK" (base64 body and the "=" CRC-24 line of RFC
+#     4880 section 6) or its dearmored bytes (what `gpg --dearmor` writes to a .gpg keyring);
+#   - its identity is its content: the key id is the last 16 hex digits of the SHA-1 of the dearmored
+#     bytes (an OpenPGP v4 key id is the low 64 bits of the SHA-1 fingerprint);
+#   - a signature is an armored "PGP SIGNATURE" whose body names the issuer's key id and a SHA-256
+#     over the key's bytes and the signed text, so it verifies only with the very key that made it
+#     and only for the very text it was made for.
+# It is not cryptography (anyone holding the public key could forge a signature): the world only has
+# to tell which key a repository was signed with and whether the source trusts that key.
+PGP_KEY = "PGP PUBLIC KEY BLOCK"
+PGP_SIG = "PGP SIGNATURE"
+SIG_MAGIC = b"labprov-world signature v1\n"
+
+
+def crc24(data):
+    """RFC 4880 section 6.1."""
+    crc = 0xB704CE
+    for byte in data:
+        crc ^= byte << 16
+        for _ in range(8):
+            crc <<= 1
+            if crc & 0x1000000:
+                crc ^= 0x1864CFB
+    return crc & 0xFFFFFF
+
+
+def armor(kind, data):
+    body = base64.b64encode(data).decode()
+    lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+    crc = base64.b64encode(crc24(data).to_bytes(3, "big")).decode()
+    return "-----BEGIN %s-----\n\n%s\n=%s\n-----END %s-----\n" % (kind, "\n".join(lines), crc, kind)
+
+
+def dearmor(text, kind):
+    """The dearmored bytes of every well-formed KIND block in TEXT (str or bytes)."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    found = []
+    begin, end = "-----BEGIN %s-----" % kind, "-----END %s-----" % kind
+    pos = 0
+    while True:
+        b = text.find(begin, pos)
+        if b < 0:
+            return found
+        e = text.find(end, b)
+        if e < 0:
+            return found
+        pos = e + len(end)
+        lines = text[b + len(begin):e].strip("\r\n").split("\n")
+        # armor headers ("Version: ...") end at the first empty line
+        if "" in [ln.strip() for ln in lines]:
+            lines = lines[[ln.strip() for ln in lines].index("") + 1:]
+        body = [ln.strip() for ln in lines if ln.strip()]
+        crc = body.pop()[1:] if body and body[-1].startswith("=") else None
+        try:
+            data = base64.b64decode("".join(body), validate=True)
+        except ValueError:
+            continue
+        if crc is not None and base64.b64encode(crc24(data).to_bytes(3, "big")).decode() != crc:
+            continue  # gpg: "CRC error"
+        found.append(data)
+
+
+def key_id(key):
+    return hashlib.sha1(key).hexdigest()[-16:].upper()
+
+
+def _digest(key, text):
+    return hashlib.sha256(key + b"\0" + text).hexdigest()
+
+
+def signature(key, text):
+    """An armored detached signature of TEXT (bytes) by KEY (dearmored bytes)."""
+    body = SIG_MAGIC + ("issuer %s\ndigest %s\n" % (key_id(key), _digest(key, text))).encode()
+    return armor(PGP_SIG, body)
+
+
+def clearsign(key, text):
+    """TEXT (str, ending in a newline) clearsigned by KEY as an InRelease file is (RFC 4880 7.1)."""
+    escaped = "".join(("- " + ln if ln.startswith("-") else ln) for ln in text.splitlines(True))
+    return "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\n" + escaped + signature(key, text.encode())
+
+
+def split_clearsigned(data):
+    """(text bytes, signature block) of a clearsigned file, or None if it is not one (gpgv: NODATA)."""
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    head = "-----BEGIN PGP SIGNED MESSAGE-----\n"
+    sig = "-----BEGIN %s-----" % PGP_SIG
+    if not text.startswith(head) or sig not in text:
+        return None
+    rest = text[len(head):]
+    blank = rest.find("\n\n")
+    if blank < 0:
+        return None
+    body, _, tail = rest[blank + 2:].partition(sig)
+    lines = [ln[2:] if ln.startswith("- ") else ln for ln in body.splitlines(True)]
+    return "".join(lines).encode(), sig + tail
+
+
+def verify(text, sig_block, keys):
+    """gpgv's verdict on SIG_BLOCK over TEXT with KEYS (dearmored bytes):
+    ("GOODSIG"|"BADSIG"|"NO_PUBKEY", keyid), or ("NODATA", None) when there is no signature."""
+    for sig in dearmor(sig_block, PGP_SIG):
+        if not sig.startswith(SIG_MAGIC):
+            continue
+        fields = dict(ln.split(" ", 1) for ln in sig[len(SIG_MAGIC):].decode("utf-8", "replace").splitlines() if " " in ln)
+        issuer = fields.get("issuer", "")
+        for key in keys:
+            if key_id(key) == issuer:
+                return ("GOODSIG" if fields.get("digest") == _digest(key, text) else "BADSIG"), issuer
+        return "NO_PUBKEY", issuer
+    return "NODATA", None
+
+
+# ---------------------------------------------------------------------------------------------------
 # Call log and the main wrapper.
 def _log_call(tool, argv, code):
     line = json.dumps({"tool": tool, "argv": argv, "uid": os.getuid(), "exit": code}, separators=(",", ":")) + "\n"
@@ -316,7 +443,10 @@ def _log_call(tool, argv, code):
         if created:
             with contextlib.suppress(OSError):
                 os.fchmod(fd, 0o666)
-        os.write(fd, line.encode("utf-8"))
+        data = line.encode("utf-8")
+        written = os.write(fd, data)
+        if written != len(data):  # a short write would leave half a line: as bad as none
+            raise OSError(errno.EIO, "short write (%d of %d bytes)" % (written, len(data)))
     finally:
         os.close(fd)
 
@@ -346,7 +476,7 @@ def run(tool, main):
             stream.flush()
     try:
         _log_call(tool, argv, code)
-    except OSError as e:
+    except Exception as e:  # noqa: BLE001 - whatever stops the line, the call must not look silent
         with contextlib.suppress(OSError, ValueError):
             sys.stderr.write("labprov-world: %s: cannot append to %s: %s\n" % (tool, CALLS_LOG, e))
             sys.stderr.flush()

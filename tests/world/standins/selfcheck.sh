@@ -1,12 +1,15 @@
 #!/bin/bash
-# selfcheck.sh: a hand-run check of the apt-get, dpkg-query, systemctl and docker stand-ins.
-# Run as root on a development machine: `bash tests/world/standins/selfcheck.sh`.
+# selfcheck.sh: a check of the apt-get, dpkg-query, systemctl and docker stand-ins, run by tests/run
+# before the test suite (as root: `bash tests/world/standins/selfcheck.sh`). Needs no internet.
 #
-# It builds a throwaway host like the world's targets: a private mount namespace in which /etc /usr
-# /var /home /root are overlays on a tmpfs, the stand-ins copied to /usr/lib/labprov-world/standins and
-# bound over /usr/bin/{apt-get,dpkg-query,systemctl}, and a login user. It then walks the Docker
-# install the lab guide describes and checks each step's output and exit code. Afterwards it checks,
-# from outside, that nothing leaked to the machine (tools, /etc/group, state dirs, the user).
+# It builds a throwaway host like the world's targets: private mount and network namespaces (only
+# loopback) in which /etc /usr /var /home /root are overlays on a tmpfs, the stand-ins copied to
+# /usr/lib/labprov-world/standins and bound over /usr/bin/{apt-get,dpkg-query,systemctl}, Ubuntu's apt
+# sources, a login user, and the world's mirror (build-mirror + mirror.py) on 127.0.0.1:8080 serving
+# Docker's apt repository. It then walks the Docker install the lab guide describes and checks each
+# step's output and exit code, then what apt does with a repository it cannot fetch or verify, and
+# that the call log fails loudly. Afterwards it checks, from outside, that nothing leaked to the
+# machine (tools, /etc/group, /etc/apt, state dirs, the user).
 # Prints "N passed, M failed" and exits non-zero if any check failed.
 # dpkg-query formats and the inner bash -c scripts are meant literally:
 # shellcheck disable=SC2016
@@ -22,13 +25,18 @@ if [[ ${1:-} != --inside ]]; then
 	fi
 	watched=(/usr/bin/apt-get /usr/bin/dpkg-query /usr/bin/systemctl /etc/group /etc/passwd)
 	before=$(sha256sum "${watched[@]}")
+	apt_before=$(find /etc/apt -printf '%p %s %T@\n' | sort | sha256sum)
 	scratch=$(mktemp -d)
-	unshare --mount --propagation private bash "$HERE/selfcheck.sh" --inside "$scratch"
+	unshare --mount --net --propagation private bash "$HERE/selfcheck.sh" --inside "$scratch"
 	rc=$?
 	rmdir "$scratch"
 	leaks=0
 	if [[ $(sha256sum "${watched[@]}") != "$before" ]]; then
 		echo "LEAK: a real tool or /etc/group|passwd changed" >&2
+		leaks=1
+	fi
+	if [[ $(find /etc/apt -printf '%p %s %T@\n' | sort | sha256sum) != "$apt_before" ]]; then
+		echo "LEAK: /etc/apt changed" >&2
 		leaks=1
 	fi
 	for p in /usr/bin/docker /var/lib/labprov-world /usr/lib/labprov-world /etc/apt/sources.list.d/docker.sources; do
@@ -55,6 +63,41 @@ for d in etc usr var home root; do
 done
 shared=$scratch/shared # for files the user and root both touch (not the machine's /tmp)
 mkdir -m 1777 "$shared"
+ip link set lo up
+
+# The world's mirror with Docker's apt repository (build-mirror's docker_repository(), the part these
+# stand-ins need), on loopback (this namespace has nothing else).
+WORLD=$(cd "$HERE/.." && pwd)
+python3 - "$WORLD/build-mirror" "$scratch/mirror" <<'EOF' || exit 1
+import importlib.machinery, importlib.util, sys
+sys.dont_write_bytecode = True
+loader = importlib.machinery.SourceFileLoader("build_mirror", sys.argv[1])
+module = importlib.util.module_from_spec(importlib.util.spec_from_loader("build_mirror", loader))
+loader.exec_module(module)
+module.docker_repository(sys.argv[2])
+EOF
+python3 "$WORLD/mirror.py" --bind 127.0.0.1 --port 8080 --root "$scratch/mirror" --log "$scratch/mirror.log" \
+	</dev/null >"$scratch/mirror.out" 2>&1 &
+mirror_pid=$!
+trap 'kill "$mirror_pid" 2>/dev/null' EXIT
+MIRROR=http://127.0.0.1:8080/docker/linux/ubuntu
+for ((i = 0; i < 100; i++)); do
+	curl -fso /dev/null "$MIRROR/gpg" && break
+	sleep 0.1
+done
+: >"$scratch/mirror.log" # forget the readiness probes
+# The key id NO_PUBKEY must name: the last 16 hex digits of the SHA-1 of the mirror's dearmored key,
+# computed here without _world.py (which the stand-ins use).
+MIRROR_KEYID=$(sed -n '/^$/,/^=/p' "$scratch/mirror/docker/linux/ubuntu/gpg" | grep -v '^=' | tr -d '\n' |
+	base64 -d | sha1sum | cut -c25-40 | tr a-f A-F)
+
+# Ubuntu 24.04's apt sources, as on the world's targets (not this machine's).
+rm -f /etc/apt/sources.list.d/*
+echo "# Ubuntu sources have moved to /etc/apt/sources.list.d/ubuntu.sources" >/etc/apt/sources.list
+for s in "http://archive.ubuntu.com/ubuntu/|noble noble-updates noble-backports" "http://security.ubuntu.com/ubuntu/|noble-security"; do
+	printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main restricted universe multiverse\nSigned-By: %s\n\n' \
+		"${s%%|*}" "${s#*|}" /usr/share/keyrings/ubuntu-archive-keyring.gpg
+done >/etc/apt/sources.list.d/ubuntu.sources
 
 # A docker client in /usr/local/bin (this machine has one) would shadow /usr/bin/docker: hide it in
 # the overlay (a whiteout in the upper dir), as a world host must.
@@ -66,6 +109,7 @@ for t in apt-get dpkg-query systemctl; do
 	mount --bind "/usr/lib/labprov-world/standins/$t" "/usr/bin/$t"
 	mount -o remount,bind,ro "/usr/bin/$t"
 done
+rm -rf /var/lib/labprov-world # in the overlay: whatever the machine has there stays hidden
 mkdir -m 0755 /var/lib/labprov-world
 install -m 0666 /dev/null /var/lib/labprov-world/calls.log
 echo "dns_broken=0" >/etc/labprov-world.conf
@@ -143,25 +187,29 @@ has "$errf" "Failed to enable unit: Unit file docker.service does not exist."
 
 echo "== source written, no update yet"
 install -m 0755 -d /etc/apt/keyrings
-printf '%s\n' '-----BEGIN PGP PUBLIC KEY BLOCK-----' '' 'mQINBFit2ioBEADhWpZ8/wvZ6hUTiXOwQHXMAlaFHcPH9hAtr4F1y2+OYdbtMuth' '-----END PGP PUBLIC KEY BLOCK-----' >/etc/apt/keyrings/docker.asc
+curl -fsSL "$MIRROR/gpg" -o /etc/apt/keyrings/docker.asc
 chmod a+r /etc/apt/keyrings/docker.asc
-cat >/etc/apt/sources.list.d/docker.sources <<'EOF'
-Types: deb
-URIs: https://download.docker.com/linux/ubuntu
-Suites: noble
-Components: stable
-Architectures: amd64
-Signed-By: /etc/apt/keyrings/docker.asc
-EOF
+# Another key: well-formed, but not the one the mirror signs with.
+printf '%s\n' '-----BEGIN PGP PUBLIC KEY BLOCK-----' '' 'mQINBFit2ioBEADhWpZ8/wvZ6hUTiXOwQHXMAlaFHcPH9hAtr4F1y2+OYdbtMuth' '-----END PGP PUBLIC KEY BLOCK-----' >/etc/apt/keyrings/other.asc
+chmod a+r /etc/apt/keyrings/other.asc
+# docker_sources URI [SUITE [KEY]]: the deb822 source Docker's install guide writes.
+docker_sources() {
+	printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: stable\nArchitectures: amd64\nSigned-By: %s\n' \
+		"$1" "${2:-noble}" "${3:-/etc/apt/keyrings/docker.asc}"
+}
+docker_sources "$MIRROR" >/etc/apt/sources.list.d/docker.sources
 run 100 apt-get install -y "${DOCKER_PKGS[@]}"
 has "$errf" "E: Unable to locate package docker-ce"
 
-echo "== update, then install"
+echo "== update fetches the repository, then install"
 run 0 apt-get update
-has "$out" "https://download.docker.com/linux/ubuntu noble InRelease"
-has "$out" "Get:"
+has "$out" "Get:1 $MIRROR noble InRelease [702 B]"
+has "$out" "$MIRROR noble/stable amd64 Packages"
+has "$scratch/mirror.log" "GET /docker/linux/ubuntu/dists/noble/InRelease 200"
+has "$scratch/mirror.log" "GET /docker/linux/ubuntu/dists/noble/stable/binary-amd64/Packages.gz 200"
 run 0 apt-get update
-has "$out" "Hit:"
+has "$out" "Hit:1 $MIRROR noble InRelease"
+hasnt "$out" "Packages"
 run 0 apt-get install -y "${DOCKER_PKGS[@]}"
 has "$out" "Setting up docker-ce (5:28.5.1-1~ubuntu.24.04~noble) ..."
 if [[ -x /usr/bin/docker && $(stat -c %a /usr/bin/docker) == 755 ]]; then ok "/usr/bin/docker installed 0755"; else bad "/usr/bin/docker missing"; fi
@@ -226,21 +274,22 @@ run 0 systemctl is-active docker
 same "$out" "active"
 
 echo "== sources: docker.list and docker.sources together"
-echo "deb [arch=amd64 signed-by=/etc/apt/keyrings/docker.asc] https://download.docker.com/linux/ubuntu noble stable" >/etc/apt/sources.list.d/docker.list
+echo "deb [arch=amd64 signed-by=/etc/apt/keyrings/docker.asc] $MIRROR noble stable" >/etc/apt/sources.list.d/docker.list
 run 0 apt-get update
 has "$errf" "W: Target Packages (stable/binary-amd64/Packages) is configured multiple times in /etc/apt/sources.list.d/docker.list:1 and /etc/apt/sources.list.d/docker.sources:1"
-echo "deb [arch=amd64 signed-by=/etc/apt/keyrings/docker.gpg] https://download.docker.com/linux/ubuntu noble stable" >/etc/apt/sources.list.d/docker.list
+echo "deb [arch=amd64 signed-by=/etc/apt/keyrings/docker.gpg] $MIRROR noble stable" >/etc/apt/sources.list.d/docker.list
 run 100 apt-get update
-has "$errf" "E: Conflicting values set for option Signed-By regarding source https://download.docker.com/linux/ubuntu/ noble: /etc/apt/keyrings/docker.gpg != /etc/apt/keyrings/docker.asc"
+has "$errf" "E: Conflicting values set for option Signed-By regarding source $MIRROR/ noble: /etc/apt/keyrings/docker.gpg != /etc/apt/keyrings/docker.asc"
 has "$errf" "E: The list of sources could not be read."
-echo "deb https://download.docker.com/linux/ubuntu" >/etc/apt/sources.list.d/docker.list
+echo "deb $MIRROR" >/etc/apt/sources.list.d/docker.list
 run 100 apt-get update
 has "$errf" "E: Malformed entry 1 in list file /etc/apt/sources.list.d/docker.list (Suite)"
 rm /etc/apt/sources.list.d/docker.list
+# The repository's key file unreadable by _apt: the lists fetched before stay, apt only warns.
 chmod 0600 /etc/apt/keyrings/docker.asc
-run 100 apt-get update
+run 0 apt-get update
 has "$errf" "are ignored as the file is not readable by user '_apt' executing apt-key."
-has "$errf" "E: The repository 'https://download.docker.com/linux/ubuntu noble InRelease' is not signed."
+has "$errf" "W: An error occurred during the signature verification. The repository is not updated and the previous index files will be used. GPG error: $MIRROR noble InRelease: The following signatures couldn't be verified because the public key is not available: NO_PUBKEY $MIRROR_KEYID"
 chmod a+r /etc/apt/keyrings/docker.asc
 
 echo "== remove and purge"
@@ -279,6 +328,83 @@ has "$out" "The following packages will be REMOVED:"
 has "$out" "Removing docker.io (24.0.7-0ubuntu4.1) ..."
 run 1 dpkg-query -W runc
 
+echo "== repositories apt cannot fetch or verify (a fresh host state)"
+rm -f /var/lib/labprov-world/state.json
+sed -i '/^preinstalled=/d' /etc/labprov-world.conf
+src=/etc/apt/sources.list.d/docker.sources
+# A name the host cannot resolve: apt only warns, and the repository stays unknown.
+docker_sources http://docker.invalid/linux/ubuntu >"$src"
+run 0 apt-get update
+has "$out" "Err:1 http://docker.invalid/linux/ubuntu noble InRelease"
+has "$out" "  Temporary failure resolving 'docker.invalid'"
+has "$errf" "W: Failed to fetch http://docker.invalid/linux/ubuntu/dists/noble/InRelease  Temporary failure resolving 'docker.invalid'"
+has "$errf" "W: Some index files failed to download. They have been ignored, or old ones used instead."
+run 100 apt-get install -y docker-ce
+has "$errf" "E: Unable to locate package docker-ce"
+# Nothing listens there: a warning too.
+docker_sources http://127.0.0.1:9/linux/ubuntu >"$src"
+run 0 apt-get update
+has "$errf" "W: Failed to fetch http://127.0.0.1:9/linux/ubuntu/dists/noble/InRelease  Could not connect to 127.0.0.1:9 (127.0.0.1). - connect (111: Connection refused)"
+# A server without the repository: no Release file, an error.
+docker_sources http://127.0.0.1:8080/nothing >"$src"
+run 100 apt-get update
+has "$out" "Ign:1 http://127.0.0.1:8080/nothing noble InRelease"
+has "$out" "Err:2 http://127.0.0.1:8080/nothing noble Release"
+has "$out" "  404  Not Found [IP: 127.0.0.1 8080]"
+has "$errf" "E: The repository 'http://127.0.0.1:8080/nothing noble Release' does not have a Release file."
+has "$errf" "N: Updating from such a repository can't be done securely, and is therefore disabled by default."
+run 100 apt-get install -y docker-ce
+has "$errf" "E: Unable to locate package docker-ce"
+# A suite Docker does not publish.
+docker_sources "$MIRROR" trusty >"$src"
+run 100 apt-get update
+has "$errf" "E: The repository '$MIRROR trusty Release' does not have a Release file."
+# The repository, but the source names another key.
+docker_sources "$MIRROR" noble /etc/apt/keyrings/other.asc >"$src"
+run 100 apt-get update
+has "$out" "Err:1 $MIRROR noble InRelease"
+has "$errf" "W: GPG error: $MIRROR noble InRelease: The following signatures couldn't be verified because the public key is not available: NO_PUBKEY $MIRROR_KEYID"
+has "$errf" "E: The repository '$MIRROR noble InRelease' is not signed."
+run 100 apt-get install -y docker-ce
+has "$errf" "E: Unable to locate package docker-ce"
+# The right key, but armored in a file named .gpg: apt-key ignores it.
+cp /etc/apt/keyrings/docker.asc /etc/apt/keyrings/armored.gpg
+docker_sources "$MIRROR" noble /etc/apt/keyrings/armored.gpg >"$src"
+run 100 apt-get update
+has "$errf" "W: $MIRROR/dists/noble/InRelease: The key(s) in the keyring /etc/apt/keyrings/armored.gpg are ignored as the file has an unsupported filetype."
+has "$errf" "NO_PUBKEY $MIRROR_KEYID"
+# The right key dearmored into a binary keyring (the guide's older `gpg --dearmor` recipe): trusted.
+sed -n '/^$/,/^=/p' /etc/apt/keyrings/docker.asc | grep -v '^=' | tr -d '\n' | base64 -d >/etc/apt/keyrings/docker.gpg
+chmod a+r /etc/apt/keyrings/docker.gpg
+docker_sources "$MIRROR" noble /etc/apt/keyrings/docker.gpg >"$src"
+run 0 apt-get update
+same "$errf" ""
+# A release file changed after it was signed.
+sed -i 's/^Label: Docker CE$/Label: Docker CE (changed)/' "$scratch/mirror/docker/linux/ubuntu/dists/jammy/InRelease"
+docker_sources "$MIRROR" jammy >"$src"
+run 100 apt-get update
+has "$errf" "W: GPG error: $MIRROR jammy InRelease: The following signatures were invalid: BADSIG $MIRROR_KEYID"
+# A Packages index that is not the one the Release lists.
+echo >>"$scratch/mirror/docker/linux/ubuntu/dists/plucky/stable/binary-amd64/Packages.gz"
+docker_sources "$MIRROR" plucky >"$src"
+run 100 apt-get update
+has "$out" "  Hash Sum mismatch"
+has "$errf" "E: Failed to fetch $MIRROR/dists/plucky/stable/binary-amd64/Packages.gz  Hash Sum mismatch"
+# What a repository offers is what its Packages index lists, whatever its source file is called.
+rm "$src"
+echo "deb [signed-by=/etc/apt/keyrings/docker.asc] $MIRROR focal stable" >/etc/apt/sources.list.d/mirror.list
+run 0 apt-get update
+run 0 apt-get install -s docker-ce
+has "$out" "Inst docker-ce (5:28.5.1-1~ubuntu.20.04~focal Docker CE:focal [amd64])"
+run 0 apt-get install -y docker-ce
+run 0 apt-get remove -y docker-ce
+# dpkg still knows docker-ce (config-files), no source offers it any more.
+rm /etc/apt/sources.list.d/mirror.list
+run 0 apt-get update
+run 100 apt-get install -y docker-ce
+has "$out" "Package docker-ce is not available, but is referred to by another package."
+has "$errf" "E: Package 'docker-ce' has no installation candidate"
+
 echo "== calls.log"
 if python3 - "$calls" <<'EOF'; then ok "calls.log: one well-formed line per invocation"; else bad "calls.log malformed"; fi
 import json, sys
@@ -290,6 +416,25 @@ assert len(recs) == want, (len(recs), want)
 assert any(r["uid"] != 0 and r["tool"] == "docker" and r["exit"] == 1 for r in recs), "user docker call"
 EOF
 if [[ $(stat -c %a /var/lib/labprov-world/calls.log) == 666 ]]; then ok "calls.log is 0666"; else bad "calls.log mode"; fi
+
+echo "== a call that cannot be logged fails loudly (exit 125), never silently"
+log=/var/lib/labprov-world/calls.log
+lines() { wc -l <"$log"; }
+n0=$(lines)
+run 0 as_user dpkg-query -W curl
+if (($(lines) == n0 + 1)); then ok "  a logged call adds its line"; else bad "  a logged call added no line"; fi
+chmod 0644 "$log" # the user can no longer open it
+n0=$(lines)
+run 125 as_user dpkg-query -W curl
+has "$errf" "labprov-world: dpkg-query: cannot append to $log: [Errno 13] Permission denied"
+if (($(lines) == n0)); then ok "  ... and adds no line"; else bad "  ... yet a line was added"; fi
+chmod 0666 "$log"
+mount --bind /dev/full "$log" # every write fails with ENOSPC
+run 125 systemctl is-active docker
+has "$errf" "labprov-world: systemctl: cannot append to $log: [Errno 28] No space left on device"
+run 125 apt-get update
+umount "$log"
+run 0 dpkg-query -W curl
 
 echo "$pass passed, $fail failed"
 ((fail == 0))

@@ -1,0 +1,146 @@
+//! The `facts` step refuses anything but Ubuntu >= 22.04 on amd64/arm64, before anything is
+//! installed (README, "Steps").
+
+mod common;
+mod support;
+
+use common::{Run, World};
+use support::{host_sh, kinds, state};
+
+const DEBIAN_12: &str = r#"PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
+NAME="Debian GNU/Linux"
+VERSION_ID="12"
+VERSION="12 (bookworm)"
+VERSION_CODENAME=bookworm
+ID=debian
+HOME_URL="https://www.debian.org/"
+"#;
+
+const UBUNTU_20_04: &str = r#"PRETTY_NAME="Ubuntu 20.04.6 LTS"
+NAME="Ubuntu"
+VERSION_ID="20.04"
+VERSION="20.04.6 LTS (Focal Fossa)"
+VERSION_CODENAME=focal
+ID=ubuntu
+ID_LIKE=debian
+UBUNTU_CODENAME=focal
+"#;
+
+/// Make the host's os-release say `text` (both paths, as on a real system).
+fn set_os_release(world: &World, text: &str) {
+    let path = world.dir.join("os-release.next");
+    std::fs::write(&path, text).unwrap();
+    host_sh(
+        world,
+        "h1",
+        None,
+        &format!(
+            "install -m 0644 {p} /etc/os-release && install -m 0644 {p} /usr/lib/os-release",
+            p = path.display()
+        ),
+    );
+}
+
+/// The run refused the host at `facts` with `why`: every later step is reported not run,
+/// and nothing was installed.
+fn assert_refused(world: &World, run: &Run, why: &str) {
+    assert_eq!(run.code, 1, "{}", run.explain());
+    let facts = run.step("h1", "facts");
+    assert_eq!(facts["kind"], "failed", "{}", run.explain());
+    assert_eq!(facts["detail"], why, "{}", run.explain());
+    let steps = kinds(run, "h1");
+    assert_eq!(steps.len(), 10, "{}", run.explain());
+    for e in run
+        .events
+        .iter()
+        .filter(|e| e["type"] == "step" && e["step"] != "facts")
+    {
+        assert!(
+            e["detail"].as_str().unwrap().starts_with("not run: needs "),
+            "{e}"
+        );
+    }
+    assert_eq!(run.tally("h1"), (0, 0, 10));
+    let installers: Vec<_> = world
+        .calls("h1")
+        .into_iter()
+        .filter(|c| c["tool"] == "apt-get")
+        .collect();
+    assert!(installers.is_empty(), "nothing installed: {installers:?}");
+    assert!(!world.host_file("h1", "/usr/local/bin/minikube").exists());
+}
+
+#[test]
+fn facts_refuse_another_os_an_old_ubuntu_and_another_architecture() {
+    let world = World::start(1);
+    let noble = host_sh(&world, "h1", None, "cat /etc/os-release");
+    assert!(noble.contains("VERSION_ID=\"24.04\""), "{noble}");
+
+    set_os_release(&world, DEBIAN_12);
+    let debian =
+        "unsupported OS debian 12: labprov supports Ubuntu 22.04 and 24.04 (and newer releases)";
+    // plan says before `up` what `up` will say.
+    let plan = world.labprov(&["plan"]);
+    assert_eq!(plan.code, 0, "{}", plan.explain());
+    let facts = state(&plan, "h1", "facts");
+    assert_eq!(facts["state"], "blocked", "{}", plan.explain());
+    assert_eq!(facts["reasons"][0], debian);
+    let up = world.labprov(&["up"]);
+    assert_refused(&world, &up, debian);
+
+    set_os_release(&world, UBUNTU_20_04);
+    let up = world.labprov(&["up"]);
+    assert_refused(
+        &world,
+        &up,
+        "unsupported OS ubuntu 20.04: labprov supports Ubuntu 22.04 and 24.04 (and newer releases)",
+    );
+
+    // A riscv64 Ubuntu 24.04: dpkg and uname of this host report riscv64 (wrappers in
+    // /usr/local/bin, first on the PATH of an ssh session and of sudo's secure_path; the
+    // real tools stay at /usr/bin).
+    set_os_release(&world, &noble);
+    host_sh(
+        &world,
+        "h1",
+        None,
+        r#"set -e
+cat >/usr/local/bin/dpkg <<'EOF'
+#!/bin/sh
+[ "$1" = --print-architecture ] && { echo riscv64; exit 0; }
+exec /usr/bin/dpkg "$@"
+EOF
+cat >/usr/local/bin/uname <<'EOF'
+#!/bin/sh
+[ "$1" = -m ] && { echo riscv64; exit 0; }
+exec /usr/bin/uname "$@"
+EOF
+chmod 0755 /usr/local/bin/dpkg /usr/local/bin/uname"#,
+    );
+    assert_eq!(
+        host_sh(&world, "h1", Some(&world.user), "dpkg --print-architecture").trim(),
+        "riscv64"
+    );
+    let up = world.labprov(&["up"]);
+    assert_refused(&world, &up, "unsupported architecture riscv64");
+    let facts = up
+        .events
+        .iter()
+        .find(|e| e["type"] == "facts")
+        .expect("facts event");
+    assert_eq!(facts["facts"]["arch"], "riscv64");
+
+    // The same host as it came, Ubuntu 24.04 on amd64: provisioned. (The checks above
+    // would have seen apt-get and minikube.)
+    host_sh(
+        &world,
+        "h1",
+        None,
+        "rm /usr/local/bin/dpkg /usr/local/bin/uname",
+    );
+    let up = world.labprov(&["up"]);
+    assert_eq!(up.code, 0, "{}", up.explain());
+    assert_eq!(up.step("h1", "facts")["kind"], "ok");
+    assert!(world.calls("h1").iter().any(|c| c["tool"] == "apt-get"));
+    assert!(world.host_file("h1", "/usr/local/bin/minikube").is_file());
+}

@@ -1,0 +1,211 @@
+//! Helpers shared by the tests of the README's promises (cli, facts, artifacts, docker_step,
+//! prune, lab_values, interrupt, latency), on top of `tests/common`.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::{Run, World, labprov};
+
+/// Call `f` until it returns `Some`, or panic naming `what` once `timeout` has passed.
+pub fn poll<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gave up after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Run a shell script inside a host (as root, or as `user`); it must succeed. Its stdout.
+pub fn host_sh(world: &World, host: &str, user: Option<&str>, script: &str) -> String {
+    let out = world.exec(host, user, &["bash", "-c", script]);
+    assert!(
+        out.status.success(),
+        "on {host}: {script}\nexit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `kubectl ARGS -o json` on a host, as the login user (the user's kubeconfig), parsed.
+pub fn kubectl_json(world: &World, host: &str, args: &[&str]) -> Value {
+    let mut cmd = vec!["kubectl"];
+    cmd.extend_from_slice(args);
+    cmd.extend_from_slice(&["-o", "json"]);
+    let out = world.exec(host, Some(&world.user), &cmd);
+    assert!(
+        out.status.success(),
+        "on {host}: {cmd:?}\nexit {:?}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{cmd:?} printed no JSON ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// Connection attempts a host's sshd saw so far, whatever became of them: at LogLevel
+/// VERBOSE sshd logs `Connection from ...` as soon as it accepts one (before any
+/// authentication), and the listener logs a connection it drops before that
+/// (`... past MaxStartups`).
+pub fn connection_attempts(world: &World, host: &str) -> usize {
+    let log = world.sshd_log(host);
+    assert!(
+        log.contains("Server listening on"),
+        "{host}'s sshd log is missing or empty: counting on it would count nothing"
+    );
+    log.lines()
+        .filter(|l| l.contains("Connection from ") || l.contains("past MaxStartups"))
+        .count()
+}
+
+/// Run labprov against the world with `--output plain` (what a user sees in a pipe or a CI
+/// log), extra global flags first.
+pub fn labprov_plain(world: &World, profile: &Path, args: &[&str]) -> Run {
+    let out = labprov()
+        .arg("--profile")
+        .arg(profile)
+        .args(["--output", "plain"])
+        .args(args)
+        .env("XDG_CACHE_HOME", world.dir.join("controller-cache"))
+        .env("XDG_STATE_HOME", world.dir.join("controller-state"))
+        .output()
+        .expect("labprov runs");
+    Run::new(out)
+}
+
+/// The step outcomes of a host, step → kind, in the order they were printed.
+pub fn kinds(run: &Run, host: &str) -> Vec<(String, String)> {
+    let out: Vec<(String, String)> = run
+        .events
+        .iter()
+        .filter(|e| e["type"] == "step" && e["host"] == host)
+        .map(|e| {
+            (
+                e["step"].as_str().unwrap_or("?").to_string(),
+                e["kind"].as_str().unwrap_or("?").to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        !out.is_empty(),
+        "no step outcome for {host}:\n{}",
+        run.explain()
+    );
+    out
+}
+
+/// Plan/status state of one step of a host, with its reasons.
+pub fn state<'a>(run: &'a Run, host: &str, step: &str) -> &'a Value {
+    run.events
+        .iter()
+        .find(|e| {
+            (e["type"] == "plan" || e["type"] == "status") && e["host"] == host && e["step"] == step
+        })
+        .unwrap_or_else(|| panic!("no plan/status of {host}/{step}:\n{}", run.explain()))
+}
+
+/// Stand-in calls of one tool on a host whose arguments contain `word`.
+pub fn calls_with(world: &World, host: &str, tool: &str, word: &str) -> Vec<Value> {
+    world
+        .calls(host)
+        .into_iter()
+        .filter(|c| {
+            c["tool"] == tool
+                && c["argv"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x == word))
+        })
+        .collect()
+}
+
+/// The world's address of target `hK` (10.211.ID.(10+K)).
+pub fn address(world: &World, k: usize) -> String {
+    format!("10.211.{}.{}", world.id, 10 + k)
+}
+
+/// A labprov run in the background (JSON output to files in the world's dir), killed if the
+/// test ends while it still runs.
+pub struct Background {
+    child: std::process::Child,
+    out: std::path::PathBuf,
+    err: std::path::PathBuf,
+}
+
+impl Background {
+    pub fn start(world: &World, profile: &Path, args: &[&str]) -> Background {
+        let n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let out = world.dir.join(format!("labprov-{n}.out"));
+        let err = world.dir.join(format!("labprov-{n}.err"));
+        let child = labprov()
+            .arg("--profile")
+            .arg(profile)
+            .args(["--output", "json"])
+            .args(args)
+            .env("XDG_CACHE_HOME", world.dir.join("controller-cache"))
+            .env("XDG_STATE_HOME", world.dir.join("controller-state"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .expect("labprov starts");
+        Background { child, out, err }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether it has exited (without waiting).
+    pub fn exited(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_some()
+    }
+
+    /// Send a signal (`INT`, `TERM`) to the labprov process itself.
+    pub fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{name} {}", self.pid());
+    }
+
+    /// Wait for it to exit, at most `timeout`; its output as a [`Run`].
+    pub fn finish(mut self, timeout: Duration) -> Run {
+        let status = poll("labprov to exit", timeout, || {
+            self.child.try_wait().unwrap()
+        });
+        let stdout = std::fs::read(&self.out).unwrap();
+        let stderr = std::fs::read(&self.err).unwrap();
+        Run::new(std::process::Output {
+            status,
+            stdout,
+            stderr,
+        })
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
