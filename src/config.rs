@@ -38,6 +38,9 @@ pub struct Config {
     pub istio: Istio,
     pub paths: Paths,
     pub parallel: usize,
+    /// Seconds a running remote command may go on after Ctrl-C or SIGTERM before labprov
+    /// stops it (and its children) on the host.
+    pub grace_period: u64,
     pub lab: Lab,
     /// Local port of each `labprov tunnel` service.
     pub tunnel: std::collections::BTreeMap<String, u16>,
@@ -496,6 +499,13 @@ impl Config {
             Some(p) if (1..=512).contains(&p.value) => p.value as usize,
             Some(p) => return Err(p.invalid("run.parallel", "must be between 1 and 512")),
         };
+        let grace_period = match pick(layers, |r| r.run.as_ref()?.grace_period.as_ref()) {
+            None => 30,
+            Some(g) if g.value <= 3600 => u64::from(g.value),
+            Some(g) => {
+                return Err(g.invalid("run.grace_period", "must be between 0 and 3600 (seconds)"));
+            }
+        };
 
         Ok(Config {
             path: top.path.clone(),
@@ -534,6 +544,7 @@ impl Config {
             },
             paths: Paths { bin_dir, istio_dir },
             parallel,
+            grace_period,
             lab: lab(layers)?,
             tunnel: tunnel_ports(layers)?,
         })

@@ -10,6 +10,7 @@ use tokio::sync::Semaphore;
 use crate::artifacts::Cache;
 use crate::config::{ArtifactMode, Config, Host};
 use crate::error::{Error, tail};
+use crate::interrupt::Stop;
 use crate::manifests::{self, ManifestPlan, Scope};
 use crate::outcome::{CheckState, HostPlan, Kind, Outcome, StepCheck};
 use crate::render::Renderer;
@@ -39,6 +40,8 @@ pub enum Mode {
 pub enum HostResult {
     Converged,
     Failed,
+    /// Ctrl-C or SIGTERM stopped it before it converged.
+    Interrupted,
 }
 
 struct Shared {
@@ -50,6 +53,48 @@ struct Shared {
     mode: Mode,
     scope: Scope,
     bastion: Option<Bastion>,
+    stop: Stop,
+}
+
+impl Shared {
+    /// Record every step this run would have taken on `host` as interrupted.
+    fn interrupt_host(&self, host: &str) -> HostResult {
+        for id in planned_steps(self.mode) {
+            self.report.outcome(&Outcome::interrupted(
+                host,
+                id,
+                false,
+                std::time::Duration::ZERO,
+            ));
+        }
+        HostResult::Interrupted
+    }
+}
+
+/// The steps a mode runs on a host, in order, for an interrupted host to list.
+fn planned_steps(mode: Mode) -> Vec<&'static str> {
+    match mode {
+        Mode::Down {
+            purge,
+            purge_docker,
+        } => REGISTRY
+            .iter()
+            .rev()
+            .filter_map(|s| s.undo)
+            .filter(|u| match u.when {
+                UndoWhen::Always => true,
+                UndoWhen::Purge => purge,
+                UndoWhen::PurgeDocker => purge_docker,
+            })
+            .map(|u| u.id)
+            .collect(),
+        Mode::Apply => REGISTRY
+            .iter()
+            .filter(|s| s.kind == StepKind::Manifests || s.id == "facts")
+            .map(|s| s.id)
+            .collect(),
+        _ => REGISTRY.iter().map(|s| s.id).collect(),
+    }
 }
 
 pub async fn run(
@@ -58,6 +103,7 @@ pub async fn run(
     mode: Mode,
     scope: Scope,
     report: Arc<Report>,
+    stop: Stop,
 ) -> crate::error::Result<Vec<HostResult>> {
     let renderer = Renderer::new()?;
     let check_script = renderer.check_script(&cfg, REGISTRY, Some(&scope.release_files()))?;
@@ -91,6 +137,7 @@ pub async fn run(
         mode,
         scope,
         bastion,
+        stop,
     });
     let mut tasks = tokio::task::JoinSet::new();
     let mut names = std::collections::HashMap::new();
@@ -101,7 +148,12 @@ pub async fn run(
         let handle = tasks.spawn(async move {
             // The semaphore is never closed; if it were, the host would just run unlimited.
             let _permit = limit.acquire_owned().await.ok();
-            let result = run_host(&shared, &host).await;
+            // A host still waiting for its turn when the run is interrupted never starts.
+            let result = if shared.stop.is_set() {
+                shared.interrupt_host(&host.name)
+            } else {
+                run_host(&shared, &host).await
+            };
             shared.report.host_done(&host.name);
             (i, result)
         });
@@ -154,8 +206,10 @@ pub fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 async fn run_host(sh: &Shared, host: &Host) -> HostResult {
     let report = &sh.report;
     report.phase(&host.name, "connecting");
-    let mut transport = match Transport::connect(&sh.cfg, host, sh.bastion.as_ref()).await {
+    let connected = Transport::connect(&sh.cfg, host, sh.bastion.as_ref(), sh.stop.clone()).await;
+    let mut transport = match connected {
         Ok(t) => t,
+        Err(_) if sh.stop.is_set() => return sh.interrupt_host(&host.name),
         Err(e) => {
             report.unreachable(&host.name, &e);
             return HostResult::Failed;
@@ -164,7 +218,11 @@ async fn run_host(sh: &Shared, host: &Host) -> HostResult {
     let started = Instant::now();
     let Some(plan) = check(sh, host, &transport).await else {
         transport.close().await;
-        return HostResult::Failed;
+        return if sh.stop.is_set() {
+            HostResult::Interrupted
+        } else {
+            HostResult::Failed
+        };
     };
     let result = match sh.mode {
         Mode::Plan | Mode::Status => {
@@ -185,12 +243,14 @@ async fn run_host(sh: &Shared, host: &Host) -> HostResult {
             purge_docker,
         } => down(sh, host, &plan, &mut transport, purge, purge_docker).await,
         Mode::Reset => match down(sh, host, &plan, &mut transport, false, false).await {
-            HostResult::Failed => HostResult::Failed,
+            r @ (HostResult::Failed | HostResult::Interrupted) => r,
+            HostResult::Converged if sh.stop.is_set() => sh.interrupt_host(&host.name),
             HostResult::Converged => {
                 // Check again: the cluster is gone, so everything on it needs applying.
                 let started = Instant::now();
                 match check(sh, host, &transport).await {
                     Some(plan) => apply(sh, host, &plan, &mut transport, started).await,
+                    None if sh.stop.is_set() => HostResult::Interrupted,
                     None => HostResult::Failed,
                 }
             }
@@ -210,6 +270,10 @@ async fn check(sh: &Shared, host: &Host, transport: &Transport) -> Option<HostPl
             block_unsupported(&mut plan);
             decide_manifests(&sh.cfg, &sh.scope, &mut plan);
             Some(plan)
+        }
+        Err(Error::Interrupted) => {
+            sh.interrupt_host(&host.name);
+            None
         }
         Err(e) => {
             sh.report.unreachable(&host.name, &e);
@@ -370,10 +434,24 @@ async fn apply(
     let name = host.name.as_str();
     let mut done: HashSet<&'static str> = HashSet::new();
     let mut failed = false;
+    let mut interrupted = false;
     let mut lost: Option<Error> = None;
     let sudo = plan.facts.get("sudo").cloned().unwrap_or_default();
     let user = plan.facts.get("user").cloned().unwrap_or_default();
     for step in REGISTRY {
+        // Once interrupted, no step starts; each is recorded as such.
+        if sh.stop.is_set()
+            && !(sh.mode == Mode::Apply && step.kind == StepKind::Script && step.id != "facts")
+        {
+            interrupted = true;
+            report.outcome(&Outcome::interrupted(
+                name,
+                step.id,
+                false,
+                std::time::Duration::ZERO,
+            ));
+            continue;
+        }
         // `apply` converges only the manifests; the other steps just have to be converged.
         if sh.mode == Mode::Apply && step.kind == StepKind::Script && step.id != "facts" {
             if lost.is_none()
@@ -462,6 +540,9 @@ async fn apply(
                             }
                             outcome(name, step.id, t0)
                         }
+                        Err(Error::Interrupted) => {
+                            Outcome::interrupted(name, step.id, true, t0.elapsed())
+                        }
                         Err(e) => {
                             if e.is_connect() {
                                 lost = Some(e.clone());
@@ -474,6 +555,7 @@ async fn apply(
         };
         match outcome.kind() {
             Kind::Failed => failed = true,
+            Kind::Interrupted => interrupted = true,
             _ => {
                 done.insert(step.id);
             }
@@ -482,6 +564,8 @@ async fn apply(
     }
     if failed {
         HostResult::Failed
+    } else if interrupted {
+        HostResult::Interrupted
     } else {
         HostResult::Converged
     }
@@ -742,6 +826,7 @@ async fn down(
     let name = host.name.as_str();
     let sudo = plan.facts.get("sudo").cloned().unwrap_or_default();
     let mut failed = false;
+    let mut interrupted = false;
     let mut lost: Option<Error> = None;
     for step in REGISTRY.iter().rev() {
         let Some(undo) = step.undo else { continue };
@@ -751,6 +836,16 @@ async fn down(
             UndoWhen::PurgeDocker => purge_docker,
         };
         if !wanted {
+            continue;
+        }
+        if sh.stop.is_set() {
+            interrupted = true;
+            report.outcome(&Outcome::interrupted(
+                name,
+                undo.id,
+                false,
+                std::time::Duration::ZERO,
+            ));
             continue;
         }
         let t0 = Instant::now();
@@ -776,6 +871,10 @@ async fn down(
                 Outcome::changed(name, undo.id, format!("undid {}", step.title), t0.elapsed())
             }
             Ok(false) => Outcome::ok(name, undo.id, t0.elapsed()),
+            Err(Error::Interrupted) => {
+                interrupted = true;
+                Outcome::interrupted(name, undo.id, true, t0.elapsed())
+            }
             Err(e) => {
                 if e.is_connect() {
                     lost = Some(e.clone());
@@ -788,6 +887,8 @@ async fn down(
     }
     if failed {
         HostResult::Failed
+    } else if interrupted {
+        HostResult::Interrupted
     } else {
         HostResult::Converged
     }

@@ -17,12 +17,18 @@ pub struct Journal {
     pub command: String,
     pub profile: String,
     pub finished: String,
+    /// The signal that interrupted the run (`SIGINT`, `SIGTERM`), if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
     pub hosts: BTreeMap<String, HostEntry>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct HostEntry {
     pub failed: bool,
+    /// Some step of the host was interrupted: it did not converge either.
+    #[serde(default)]
+    pub interrupted: bool,
     pub steps: Vec<StepEntry>,
 }
 
@@ -50,7 +56,13 @@ fn last_path() -> PathBuf {
     dir().join("last-run.json")
 }
 
-pub fn build(command: &str, profile: &Path, hosts: &[String], outcomes: &[Outcome]) -> Journal {
+pub fn build(
+    command: &str,
+    profile: &Path,
+    hosts: &[String],
+    outcomes: &[Outcome],
+    interrupted: Option<&str>,
+) -> Journal {
     let mut map: BTreeMap<String, HostEntry> = hosts
         .iter()
         .map(|h| {
@@ -58,6 +70,7 @@ pub fn build(command: &str, profile: &Path, hosts: &[String], outcomes: &[Outcom
                 h.clone(),
                 HostEntry {
                     failed: false,
+                    interrupted: false,
                     steps: Vec::new(),
                 },
             )
@@ -68,9 +81,11 @@ pub fn build(command: &str, profile: &Path, hosts: &[String], outcomes: &[Outcom
             .entry(o.host().to_string())
             .or_insert_with(|| HostEntry {
                 failed: false,
+                interrupted: false,
                 steps: Vec::new(),
             });
         entry.failed |= o.kind() == Kind::Failed;
+        entry.interrupted |= o.kind() == Kind::Interrupted;
         entry.steps.push(StepEntry {
             step: o.step().to_string(),
             outcome: serde_json::to_value(o.kind())
@@ -87,6 +102,7 @@ pub fn build(command: &str, profile: &Path, hosts: &[String], outcomes: &[Outcom
         command: command.to_string(),
         profile: profile.display().to_string(),
         finished: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        interrupted: interrupted.map(String::from),
         hosts: map,
     }
 }
@@ -124,7 +140,7 @@ pub fn write(journal: &Journal) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// Hosts that failed in the last run, for `--only-failed`.
+/// Hosts that failed, or were interrupted, in the last run, for `--only-failed`.
 pub fn failed_last() -> Result<Vec<String>> {
     let path = last_path();
     let text = std::fs::read_to_string(&path).map_err(|e| Error::Usage {
@@ -139,7 +155,7 @@ pub fn failed_last() -> Result<Vec<String>> {
     Ok(journal
         .hosts
         .into_iter()
-        .filter(|(_, e)| e.failed)
+        .filter(|(_, e)| e.failed || e.interrupted)
         .map(|(h, _)| h)
         .collect())
 }

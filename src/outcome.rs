@@ -87,6 +87,9 @@ pub enum Kind {
     Ok,
     Changed,
     Failed,
+    /// Ctrl-C or SIGTERM came first: the step did not start, or was stopped after the grace
+    /// period.
+    Interrupted,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -122,6 +125,29 @@ impl Outcome {
     /// converge, an interruption); the cause's kind is the outcome's.
     pub fn not_run(host: &str, step: &'static str, cause: Error, elapsed: Duration) -> Outcome {
         Outcome::failure(host, step, cause, "not run: ", elapsed)
+    }
+
+    /// The run was interrupted before this step could start (`stopped`: it had started, and
+    /// was stopped on the host after the grace period).
+    pub fn interrupted(
+        host: &str,
+        step: &'static str,
+        stopped: bool,
+        elapsed: Duration,
+    ) -> Outcome {
+        let detail = if stopped {
+            "interrupted: stopped on the host after the grace period"
+        } else {
+            "interrupted: not started"
+        };
+        Outcome::new(
+            host,
+            step,
+            Kind::Interrupted,
+            detail.to_string(),
+            Some(Error::Interrupted),
+            elapsed,
+        )
     }
 
     /// A failure without a reason is a bug in labprov: it is reported as one (the host
@@ -187,6 +213,7 @@ pub struct Tally {
     pub ok: usize,
     pub changed: usize,
     pub failed: usize,
+    pub interrupted: usize,
 }
 
 impl Tally {
@@ -195,6 +222,7 @@ impl Tally {
             Kind::Ok => self.ok += 1,
             Kind::Changed => self.changed += 1,
             Kind::Failed => self.failed += 1,
+            Kind::Interrupted => self.interrupted += 1,
         }
     }
 }

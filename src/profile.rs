@@ -199,6 +199,7 @@ pub struct RawWeights {
 #[serde(deny_unknown_fields)]
 pub struct RawRun {
     pub parallel: Option<Spanned<u32>>,
+    pub grace_period: Option<Spanned<u32>>,
 }
 
 /// A parsed profile file and the files it extends, nearest first.

@@ -162,6 +162,7 @@ impl Report {
                     Kind::Ok => "ok",
                     Kind::Changed => "changed",
                     Kind::Failed => "FAILED",
+                    Kind::Interrupted => "INTERRUPTED",
                 };
                 let detail = if o.detail().is_empty() {
                     String::new()
@@ -369,7 +370,7 @@ impl Report {
 
     /// The closing summary; in JSON mode it is the last line. The table is for `up`;
     /// `plan` and `status` already printed their counts per host.
-    pub fn summary(&self, hosts: &[String], table: bool) {
+    pub fn summary(&self, hosts: &[String], table: bool, interrupted: Option<&str>) {
         let mut st = self.lock();
         if let Some(m) = st.multi.take() {
             let _ = m.clear();
@@ -380,18 +381,27 @@ impl Report {
             .map(|h| (h.clone(), st.tallies.get(h).copied().unwrap_or_default()))
             .collect();
         if self.mode == OutputMode::Json {
-            self.json(
-                json!({"type": "summary", "hosts": tallies, "elapsed_ms": elapsed.as_millis()}),
-            );
+            let mut v =
+                json!({"type": "summary", "hosts": tallies, "elapsed_ms": elapsed.as_millis()});
+            if let Some(signal) = interrupted {
+                v["interrupted"] = json!(signal);
+            }
+            self.json(v);
             return;
         }
         if !table {
             return;
         }
         let width = hosts.iter().map(String::len).max().unwrap_or(4).max(4);
+        // The column exists only in an interrupted run's table.
+        let cut = tallies.values().any(|t| t.interrupted > 0);
         let mut out = format!(
-            "\n{:<width$}  {:>4}  {:>7}  {:>6}  failure",
-            "host", "ok", "changed", "failed"
+            "\n{:<width$}  {:>4}  {:>7}  {:>6}{}  failure",
+            "host",
+            "ok",
+            "changed",
+            "failed",
+            if cut { "  interrupted" } else { "" }
         );
         for (h, t) in &tallies {
             let fail = st
@@ -399,8 +409,13 @@ impl Report {
                 .get(h)
                 .map(|(step, why)| format!("{step}: {why}"))
                 .unwrap_or_default();
+            let stopped = if cut {
+                format!("  {:>11}", t.interrupted)
+            } else {
+                String::new()
+            };
             out.push_str(&format!(
-                "\n{h:<width$}  {:>4}  {:>7}  {:>6}  {fail}",
+                "\n{h:<width$}  {:>4}  {:>7}  {:>6}{stopped}  {fail}",
                 t.ok, t.changed, t.failed
             ));
         }
@@ -411,6 +426,9 @@ impl Report {
             failed_hosts,
             elapsed.as_secs_f64()
         ));
+        if let Some(signal) = interrupted {
+            out.push_str(&format!(" (interrupted by {signal})"));
+        }
         self.line(&st, &out);
     }
 }

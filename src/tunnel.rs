@@ -437,7 +437,14 @@ pub async fn run(
             return Ok(1);
         }
     };
-    let transport = match Transport::connect(cfg, host, bastion.as_ref()).await {
+    let transport = match Transport::connect(
+        cfg,
+        host,
+        bastion.as_ref(),
+        crate::interrupt::Stop::new(),
+    )
+    .await
+    {
         Ok(t) => t,
         Err(e) => {
             report.error(&e.to_string());

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
+use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder};
 
 use super::{Output, Payload, feed};
 use crate::config::{Config, Host, HostKeyPolicy};
@@ -238,21 +238,18 @@ impl Ssh {
             .ok_or_else(|| self.lost("not connected".into()))
     }
 
-    pub async fn run(&self, script: &str, stdin: Option<Payload<'_>>) -> Result<Output, Error> {
+    /// Run `bash ARGS` on the host, as a channel on the master.
+    ///
+    /// The channel's client is spawned here rather than by the crate (the same command line
+    /// the crate's process mux uses) so that it gets a process group of its own: a
+    /// terminal's Ctrl-C then reaches labprov alone, which gives the remote command its
+    /// grace period, instead of cutting the channel while the command runs on.
+    pub async fn run(&self, args: &[&str], stdin: Option<Payload<'_>>) -> Result<Output, Error> {
         let lost = |reason: String| self.lost(reason);
         let session = self.session()?;
-        let mut cmd = session.command("bash");
-        cmd.arg("-c").arg(script);
-        cmd.stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-        let mut child = cmd.spawn().await.map_err(|e| lost(describe(&e)))?;
+        let mut child = self.spawn(args, stdin.is_some())?;
         if let Some(payload) = stdin
-            && let Some(mut pipe) = child.stdin().take()
+            && let Some(mut pipe) = child.stdin.take()
         {
             feed(&mut pipe, payload)
                 .await
@@ -273,12 +270,42 @@ impl Ssh {
             }
             Err(e) => {
                 if session.check().await.is_err() {
-                    Err(lost(format!("the connection was lost ({})", describe(&e))))
+                    Err(lost(format!("the connection was lost ({e})")))
                 } else {
-                    Err(lost(describe(&e)))
+                    Err(lost(e.to_string()))
                 }
             }
         }
+    }
+
+    /// Start `bash ARGS` on the host and hand back its channel's client, stdout and stderr
+    /// piped (stdin too when `stdin`); dropping it ends the channel.
+    pub fn spawn(&self, args: &[&str], stdin: bool) -> Result<tokio::process::Child, Error> {
+        let lost = |reason: String| self.lost(reason);
+        let session = self.session()?;
+        let mut remote = String::from("bash");
+        for a in args {
+            let quoted = shlex::try_quote(a)
+                .map_err(|e| Error::internal(format!("a script cannot be quoted: {e}")))?;
+            remote.push(' ');
+            remote.push_str(&quoted);
+        }
+        let mut cmd = tokio::process::Command::new("ssh");
+        cmd.arg("-S")
+            .arg(session.control_socket())
+            .args(["-o", "BatchMode=yes", "-T", "-p", "9", "none", "--"])
+            .arg(remote)
+            .stdin(if stdin {
+                std::process::Stdio::piped()
+            } else {
+                std::process::Stdio::null()
+            })
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        cmd.spawn()
+            .map_err(|e| lost(format!("cannot run ssh: {e}")))
     }
 
     /// Forward `127.0.0.1:local` here to `host:port` as seen from the remote host, on the
