@@ -15,8 +15,19 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::OnceCell;
 
 use crate::config::{ArchUrl, ShaSource};
+use crate::error::Error;
 
-type Fetched = Result<(PathBuf, String), String>;
+type Fetched = Result<(PathBuf, String), Error>;
+
+/// An artifact failure that is not a digest mismatch.
+fn problem(url: &str, text: String) -> Error {
+    Error::Artifact {
+        url: url.to_string(),
+        expected: None,
+        actual: None,
+        problem: text,
+    }
+}
 
 pub struct Cache {
     dir: PathBuf,
@@ -28,10 +39,12 @@ impl Cache {
     pub fn new(dir: PathBuf) -> Cache {
         Cache {
             dir,
+            // A builder that cannot build (no TLS backend) leaves the default client, whose
+            // requests then fail with the reason, per artifact.
             client: reqwest::Client::builder()
                 .connect_timeout(std::time::Duration::from_secs(20))
                 .build()
-                .expect("http client builds"),
+                .unwrap_or_default(),
             cells: Mutex::new(HashMap::new()),
         }
     }
@@ -41,7 +54,7 @@ impl Cache {
         let cell = self
             .cells
             .lock()
-            .expect("cache lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .entry(a.url.clone())
             .or_default()
             .clone();
@@ -53,9 +66,12 @@ impl Cache {
             ShaSource::Fixed(s) => s.clone(),
             ShaSource::Url(u) => self.digest_from(u).await?,
         };
-        tokio::fs::create_dir_all(&self.dir)
-            .await
-            .map_err(|e| format!("cannot create cache {}: {e}", self.dir.display()))?;
+        tokio::fs::create_dir_all(&self.dir).await.map_err(|e| {
+            problem(
+                &a.url,
+                format!("cannot create cache {}: {e}", self.dir.display()),
+            )
+        })?;
         let path = self.dir.join(&expected);
         if tokio::fs::try_exists(&path).await.unwrap_or(false)
             && hash_file(&path).await.as_deref() == Some(expected.as_str())
@@ -69,47 +85,55 @@ impl Cache {
             .send()
             .await
             .and_then(|r| r.error_for_status())
-            .map_err(|e| format!("download failed: {}: {e}", a.url))?;
+            .map_err(|e| problem(&a.url, format!("download failed: {}: {e}", a.url)))?;
         let mut file = tokio::fs::File::create(&partial)
             .await
-            .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
+            .map_err(|e| problem(&a.url, format!("cannot write {}: {e}", partial.display())))?;
         let mut hasher = Sha256::new();
         let mut body = resp.bytes_stream();
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| format!("download failed: {}: {e}", a.url))?;
+            let chunk =
+                chunk.map_err(|e| problem(&a.url, format!("download failed: {}: {e}", a.url)))?;
             hasher.update(&chunk);
             file.write_all(&chunk)
                 .await
-                .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
+                .map_err(|e| problem(&a.url, format!("cannot write {}: {e}", partial.display())))?;
         }
-        file.flush().await.map_err(|e| e.to_string())?;
+        file.flush()
+            .await
+            .map_err(|e| problem(&a.url, format!("cannot write {}: {e}", partial.display())))?;
         drop(file);
         let actual = hex::encode(hasher.finalize());
         if actual != expected {
             let _ = tokio::fs::remove_file(&partial).await;
-            return Err(format!(
-                "sha256 mismatch for {}: expected {expected}, got {actual}",
-                a.url
-            ));
+            return Err(Error::Artifact {
+                url: a.url.clone(),
+                expected: Some(expected),
+                actual: Some(actual),
+                problem: String::new(),
+            });
         }
-        tokio::fs::rename(&partial, &path)
-            .await
-            .map_err(|e| format!("cannot rename into {}: {e}", path.display()))?;
+        tokio::fs::rename(&partial, &path).await.map_err(|e| {
+            problem(
+                &a.url,
+                format!("cannot rename into {}: {e}", path.display()),
+            )
+        })?;
         Ok((path, expected))
     }
 
     /// The published digest: the first word of the checksum file (bare or `sha256sum` form).
-    async fn digest_from(&self, url: &str) -> Result<String, String> {
+    async fn digest_from(&self, url: &str) -> Result<String, Error> {
         let text = self
             .client
             .get(url)
             .send()
             .await
             .and_then(|r| r.error_for_status())
-            .map_err(|e| format!("cannot fetch checksum {url}: {e}"))?
+            .map_err(|e| problem(url, format!("cannot fetch checksum {url}: {e}")))?
             .text()
             .await
-            .map_err(|e| format!("cannot fetch checksum {url}: {e}"))?;
+            .map_err(|e| problem(url, format!("cannot fetch checksum {url}: {e}")))?;
         let word = text
             .split_whitespace()
             .next()
@@ -118,7 +142,10 @@ impl Cache {
         if word.len() == 64 && word.chars().all(|c| c.is_ascii_hexdigit()) {
             Ok(word)
         } else {
-            Err(format!("checksum file {url} holds no sha256 digest"))
+            Err(problem(
+                url,
+                format!("checksum file {url} holds no sha256 digest"),
+            ))
         }
     }
 }

@@ -38,6 +38,9 @@ pub struct Config {
     pub istio: Istio,
     pub paths: Paths,
     pub parallel: usize,
+    /// Seconds a running remote command may go on after Ctrl-C or SIGTERM before labprov
+    /// stops it (and its children) on the host.
+    pub grace_period: u64,
     pub lab: Lab,
     /// Local port of each `labprov tunnel` service.
     pub tunnel: std::collections::BTreeMap<String, u16>,
@@ -496,6 +499,13 @@ impl Config {
             Some(p) if (1..=512).contains(&p.value) => p.value as usize,
             Some(p) => return Err(p.invalid("run.parallel", "must be between 1 and 512")),
         };
+        let grace_period = match pick(layers, |r| r.run.as_ref()?.grace_period.as_ref()) {
+            None => 30,
+            Some(g) if g.value <= 3600 => u64::from(g.value),
+            Some(g) => {
+                return Err(g.invalid("run.grace_period", "must be between 0 and 3600 (seconds)"));
+            }
+        };
 
         Ok(Config {
             path: top.path.clone(),
@@ -534,6 +544,7 @@ impl Config {
             },
             paths: Paths { bin_dir, istio_dir },
             parallel,
+            grace_period,
             lab: lab(layers)?,
             tunnel: tunnel_ports(layers)?,
         })
@@ -739,20 +750,31 @@ fn memory(v: Option<Sourced<String>>) -> Result<(String, u64)> {
     let lower = v.value.to_ascii_lowercase();
     let digits: String = lower.chars().take_while(|c| c.is_ascii_digit()).collect();
     let unit = &lower[digits.len()..];
-    let n: u64 = digits.parse().unwrap_or(0);
-    let mib = match unit {
-        "" | "m" | "mb" => Some(n),
-        "g" | "gb" => Some(n * 1024),
-        _ => None,
-    };
-    match mib {
-        Some(m) if m >= 1800 => Ok((v.value.clone(), m)),
-        Some(_) => Err(v.invalid("cluster.memory", "minikube needs at least 1800 MB")),
-        None => Err(v.invalid(
+    let not_a_size = || {
+        v.invalid(
             "cluster.memory",
             format!("`{}` is not a size like `8g` or `8192mb`", v.value),
-        )),
+        )
+    };
+    let factor = match unit {
+        "" | "m" | "mb" => 1,
+        "g" | "gb" => 1024,
+        _ => return Err(not_a_size()),
+    };
+    if digits.is_empty() {
+        return Err(not_a_size());
     }
+    // No machine has 2^64 MiB: a number that does not fit is refused, never wrapped round.
+    let too_big = || v.invalid("cluster.memory", format!("`{}` is too large", v.value));
+    let mib = digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(factor))
+        .ok_or_else(too_big)?;
+    if mib < 1800 {
+        return Err(v.invalid("cluster.memory", "minikube needs at least 1800 MB"));
+    }
+    Ok((v.value.clone(), mib))
 }
 
 fn abs_path(v: Option<Sourced<String>>, default: &str, field: &str) -> Result<String> {
@@ -890,7 +912,7 @@ fn lab(layers: &[Layer]) -> Result<Lab> {
                 }
             }
             crate::manifests::check_selection(&names)
-                .map_err(|why| whole.invalid("lab.bundles", why))?;
+                .map_err(|why| whole.invalid("lab.bundles", why.to_string()))?;
             names
         }
     };

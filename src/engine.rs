@@ -9,7 +9,8 @@ use tokio::sync::Semaphore;
 
 use crate::artifacts::Cache;
 use crate::config::{ArtifactMode, Config, Host};
-use crate::error::{RemoteFailure, tail};
+use crate::error::{Error, tail};
+use crate::interrupt::Stop;
 use crate::manifests::{self, ManifestPlan, Scope};
 use crate::outcome::{CheckState, HostPlan, Kind, Outcome, StepCheck};
 use crate::render::Renderer;
@@ -39,6 +40,8 @@ pub enum Mode {
 pub enum HostResult {
     Converged,
     Failed,
+    /// Ctrl-C or SIGTERM stopped it before it converged.
+    Interrupted,
 }
 
 struct Shared {
@@ -50,6 +53,48 @@ struct Shared {
     mode: Mode,
     scope: Scope,
     bastion: Option<Bastion>,
+    stop: Stop,
+}
+
+impl Shared {
+    /// Record every step this run would have taken on `host` as interrupted.
+    fn interrupt_host(&self, host: &str) -> HostResult {
+        for id in planned_steps(self.mode) {
+            self.report.outcome(&Outcome::interrupted(
+                host,
+                id,
+                false,
+                std::time::Duration::ZERO,
+            ));
+        }
+        HostResult::Interrupted
+    }
+}
+
+/// The steps a mode runs on a host, in order, for an interrupted host to list.
+fn planned_steps(mode: Mode) -> Vec<&'static str> {
+    match mode {
+        Mode::Down {
+            purge,
+            purge_docker,
+        } => REGISTRY
+            .iter()
+            .rev()
+            .filter_map(|s| s.undo)
+            .filter(|u| match u.when {
+                UndoWhen::Always => true,
+                UndoWhen::Purge => purge,
+                UndoWhen::PurgeDocker => purge_docker,
+            })
+            .map(|u| u.id)
+            .collect(),
+        Mode::Apply => REGISTRY
+            .iter()
+            .filter(|s| s.kind == StepKind::Manifests || s.id == "facts")
+            .map(|s| s.id)
+            .collect(),
+        _ => REGISTRY.iter().map(|s| s.id).collect(),
+    }
 }
 
 pub async fn run(
@@ -58,6 +103,7 @@ pub async fn run(
     mode: Mode,
     scope: Scope,
     report: Arc<Report>,
+    stop: Stop,
 ) -> crate::error::Result<Vec<HostResult>> {
     let renderer = Renderer::new()?;
     let check_script = renderer.check_script(&cfg, REGISTRY, Some(&scope.release_files()))?;
@@ -73,7 +119,7 @@ pub async fn run(
             Ok(b) => b,
             Err(e) => {
                 for h in &hosts {
-                    report.unreachable(&h.name, &e.to_string());
+                    report.unreachable(&h.name, &e);
                 }
                 return Ok(hosts.iter().map(|_| HostResult::Failed).collect());
             }
@@ -91,22 +137,53 @@ pub async fn run(
         mode,
         scope,
         bastion,
+        stop,
     });
     let mut tasks = tokio::task::JoinSet::new();
+    let mut names = std::collections::HashMap::new();
     for (i, host) in hosts.into_iter().enumerate() {
         let shared = shared.clone();
         let limit = limit.clone();
-        tasks.spawn(async move {
-            let _permit = limit.acquire_owned().await.expect("semaphore open");
-            let name = host.name.clone();
-            let result = run_host(&shared, &host).await;
-            shared.report.host_done(&name);
+        let name = host.name.clone();
+        let handle = tasks.spawn(async move {
+            // The semaphore is never closed; if it were, the host would just run unlimited.
+            let _permit = limit.acquire_owned().await.ok();
+            // A host still waiting for its turn when the run is interrupted never starts.
+            let result = if shared.stop.is_set() {
+                shared.interrupt_host(&host.name)
+            } else {
+                run_host(&shared, &host).await
+            };
+            shared.report.host_done(&host.name);
             (i, result)
         });
+        names.insert(handle.id(), (i, name));
     }
     let mut results = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        results.push(joined.expect("host task does not panic"));
+    while let Some(joined) = tasks.join_next_with_id().await {
+        match joined {
+            Ok((_, r)) => results.push(r),
+            // A host whose task panicked (a bug in labprov) fails alone; the others go on
+            // and the run still writes its journal and summary.
+            Err(e) => {
+                let Some((i, name)) = names.get(&e.id()).cloned() else {
+                    continue;
+                };
+                let why = if e.is_panic() {
+                    panic_message(e.into_panic())
+                } else {
+                    "the host's task was cancelled".to_string()
+                };
+                shared.report.host_done(&name);
+                shared.report.outcome(&Outcome::failed(
+                    &name,
+                    "host",
+                    Error::internal(why),
+                    std::time::Duration::ZERO,
+                ));
+                results.push((i, HostResult::Failed));
+            }
+        }
     }
     results.sort_by_key(|(i, _)| *i);
     if let Some(b) = Arc::into_inner(shared).and_then(|s| s.bastion) {
@@ -115,20 +192,37 @@ pub async fn run(
     Ok(results.into_iter().map(|(_, r)| r).collect())
 }
 
+/// The text a panic was raised with.
+pub fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(s) => *s,
+        Err(p) => match p.downcast::<&'static str>() {
+            Ok(s) => s.to_string(),
+            Err(_) => "a panic without a message".to_string(),
+        },
+    }
+}
+
 async fn run_host(sh: &Shared, host: &Host) -> HostResult {
     let report = &sh.report;
     report.phase(&host.name, "connecting");
-    let mut transport = match Transport::connect(&sh.cfg, host, sh.bastion.as_ref()).await {
+    let connected = Transport::connect(&sh.cfg, host, sh.bastion.as_ref(), sh.stop.clone()).await;
+    let mut transport = match connected {
         Ok(t) => t,
+        Err(_) if sh.stop.is_set() => return sh.interrupt_host(&host.name),
         Err(e) => {
-            report.unreachable(&host.name, &e.to_string());
+            report.unreachable(&host.name, &e);
             return HostResult::Failed;
         }
     };
     let started = Instant::now();
     let Some(plan) = check(sh, host, &transport).await else {
         transport.close().await;
-        return HostResult::Failed;
+        return if sh.stop.is_set() {
+            HostResult::Interrupted
+        } else {
+            HostResult::Failed
+        };
     };
     let result = match sh.mode {
         Mode::Plan | Mode::Status => {
@@ -149,12 +243,14 @@ async fn run_host(sh: &Shared, host: &Host) -> HostResult {
             purge_docker,
         } => down(sh, host, &plan, &mut transport, purge, purge_docker).await,
         Mode::Reset => match down(sh, host, &plan, &mut transport, false, false).await {
-            HostResult::Failed => HostResult::Failed,
+            r @ (HostResult::Failed | HostResult::Interrupted) => r,
+            HostResult::Converged if sh.stop.is_set() => sh.interrupt_host(&host.name),
             HostResult::Converged => {
                 // Check again: the cluster is gone, so everything on it needs applying.
                 let started = Instant::now();
                 match check(sh, host, &transport).await {
                     Some(plan) => apply(sh, host, &plan, &mut transport, started).await,
+                    None if sh.stop.is_set() => HostResult::Interrupted,
                     None => HostResult::Failed,
                 }
             }
@@ -175,8 +271,12 @@ async fn check(sh: &Shared, host: &Host, transport: &Transport) -> Option<HostPl
             decide_manifests(&sh.cfg, &sh.scope, &mut plan);
             Some(plan)
         }
+        Err(Error::Interrupted) => {
+            sh.interrupt_host(&host.name);
+            None
+        }
         Err(e) => {
-            sh.report.unreachable(&host.name, &e.to_string());
+            sh.report.unreachable(&host.name, &e);
             None
         }
     }
@@ -215,15 +315,39 @@ pub fn parse_checks(host: &str, out: &Output) -> HostPlan {
                 if Some(step.id) != id {
                     continue;
                 }
+                if steps.iter().any(|s: &StepCheck| s.step == step.id) {
+                    // A tool's output that forged protocol lines: trust neither answer.
+                    if let Some(s) = steps.iter_mut().find(|s| s.step == step.id) {
+                        let e = Error::internal(format!("the check of {} reported twice", step.id));
+                        s.state = CheckState::Error;
+                        s.reasons = vec![e.to_string()];
+                        s.error = Some(e);
+                    }
+                    continue;
+                }
+                let mut error = None;
                 let state = match code {
                     Some(0) => CheckState::Converged,
                     Some(1) => CheckState::NeedsChange,
+                    // Blocked means "the user must decide": without a reason the user cannot.
+                    Some(2) if reasons.is_empty() => {
+                        let e = Error::internal(format!(
+                            "the check of {} said blocked without saying why",
+                            step.id
+                        ));
+                        reasons.push(e.to_string());
+                        error = Some(e);
+                        CheckState::Error
+                    }
                     Some(2) => CheckState::Blocked,
                     other => {
-                        reasons.push(format!(
-                            "check exited {}",
-                            other.map_or("?".into(), |c| c.to_string())
-                        ));
+                        let e = Error::Remote {
+                            what: "check".into(),
+                            code: other.unwrap_or(-1),
+                            stderr_tail: String::new(),
+                        };
+                        reasons.push(e.to_string());
+                        error = Some(e);
                         CheckState::Error
                     }
                 };
@@ -231,6 +355,7 @@ pub fn parse_checks(host: &str, out: &Output) -> HostPlan {
                     step: step.id,
                     state,
                     reasons,
+                    error,
                 });
             }
         }
@@ -238,15 +363,16 @@ pub fn parse_checks(host: &str, out: &Output) -> HostPlan {
     // A step whose check never reported (the script died) is an error, not converged.
     for step in REGISTRY {
         if !steps.iter().any(|s| s.step == step.id) {
-            let why = format!(
-                "check did not report (exit {}): {}",
-                out.code,
-                tail(&out.stderr, 2)
-            );
+            let e = Error::Remote {
+                what: format!("the check script (no report for {})", step.id),
+                code: out.code,
+                stderr_tail: tail(&out.stderr, 2),
+            };
             steps.push(StepCheck {
                 step: step.id,
                 state: CheckState::Error,
-                reasons: vec![why],
+                reasons: vec![e.to_string()],
+                error: Some(e),
             });
         }
     }
@@ -270,26 +396,29 @@ fn block_unsupported(plan: &mut HostPlan) {
         .find(|s| s.step == "facts" && s.state == CheckState::Converged)
     {
         facts.state = CheckState::Blocked;
-        facts.reasons = vec![why];
+        facts.reasons = vec![why.to_string()];
     }
 }
 
 /// Whether the facts allow provisioning at all.
-fn judge_facts(plan: &HostPlan) -> Result<(), String> {
+fn judge_facts(plan: &HostPlan) -> Result<(), Error> {
     let f = |k: &str| plan.facts.get(k).map(String::as_str).unwrap_or("");
     let version_ok = f("os_version")
         .split_once('.')
         .and_then(|(maj, min)| Some((maj.parse::<u32>().ok()?, min.parse::<u32>().ok()?)))
         .is_some_and(|v| v >= (22, 4));
     if f("os") != "ubuntu" || !version_ok {
-        return Err(format!(
+        return Err(Error::plan(format!(
             "unsupported OS {} {}: labprov supports Ubuntu 22.04 and 24.04 (and newer releases)",
             f("os"),
             f("os_version")
-        ));
+        )));
     }
     if !matches!(f("arch"), "amd64" | "arm64") {
-        return Err(format!("unsupported architecture {}", f("arch")));
+        return Err(Error::plan(format!(
+            "unsupported architecture {}",
+            f("arch")
+        )));
     }
     Ok(())
 }
@@ -305,10 +434,24 @@ async fn apply(
     let name = host.name.as_str();
     let mut done: HashSet<&'static str> = HashSet::new();
     let mut failed = false;
-    let mut lost: Option<String> = None;
+    let mut interrupted = false;
+    let mut lost: Option<Error> = None;
     let sudo = plan.facts.get("sudo").cloned().unwrap_or_default();
     let user = plan.facts.get("user").cloned().unwrap_or_default();
     for step in REGISTRY {
+        // Once interrupted, no step starts; each is recorded as such.
+        if sh.stop.is_set()
+            && !(sh.mode == Mode::Apply && step.kind == StepKind::Script && step.id != "facts")
+        {
+            interrupted = true;
+            report.outcome(&Outcome::interrupted(
+                name,
+                step.id,
+                false,
+                std::time::Duration::ZERO,
+            ));
+            continue;
+        }
         // `apply` converges only the manifests; the other steps just have to be converged.
         if sh.mode == Mode::Apply && step.kind == StepKind::Script && step.id != "facts" {
             if lost.is_none()
@@ -325,19 +468,30 @@ async fn apply(
         } else {
             Instant::now()
         };
-        let check = plan.get(step.id).expect("every step has a check");
+        let Some(check) = plan.get(step.id) else {
+            // parse_checks gives every registered step a check; if not, that is a bug.
+            let o = Outcome::failed(
+                name,
+                step.id,
+                Error::internal(format!("no check result for {}", step.id)),
+                t0.elapsed(),
+            );
+            failed = true;
+            report.outcome(&o);
+            continue;
+        };
         let outcome = if let Some(why) = &lost {
-            Outcome::failed(name, step.id, format!("not run: {why}"), t0.elapsed())
+            Outcome::not_run(name, step.id, why.clone(), t0.elapsed())
         } else if let Some(dep) = step.needs.iter().find(|d| !done.contains(*d)) {
             let hint = if sh.mode == Mode::Apply {
                 " (run `labprov up` first)"
             } else {
                 ""
             };
-            Outcome::failed(
+            Outcome::not_run(
                 name,
                 step.id,
-                format!("not run: needs {dep}, which did not converge{hint}"),
+                Error::plan(format!("needs {dep}, which did not converge{hint}")),
                 t0.elapsed(),
             )
         } else if step.id == "facts" {
@@ -349,7 +503,7 @@ async fn apply(
             match check.state {
                 CheckState::Converged => Outcome::ok(name, step.id, t0.elapsed()),
                 CheckState::Blocked | CheckState::Error => {
-                    Outcome::failed(name, step.id, check.reasons.join("; "), t0.elapsed())
+                    Outcome::failed(name, step.id, check.failure(), t0.elapsed())
                 }
                 CheckState::NeedsChange
                     if step.needs_root && !matches!(sudo.as_str(), "ok" | "root") =>
@@ -357,14 +511,14 @@ async fn apply(
                     Outcome::failed(
                         name,
                         step.id,
-                        format!(
+                        Error::plan(format!(
                             "needs root, but sudo for {user} {}: allow it without a password (NOPASSWD) for labprov's user",
                             if sudo == "password" {
                                 "asks for a password"
                             } else {
                                 "is not available"
                             }
-                        ),
+                        )),
                         t0.elapsed(),
                     )
                 }
@@ -381,17 +535,19 @@ async fn apply(
                             if relogin {
                                 report.phase(name, "reconnecting for new group membership");
                                 if let Err(e) = transport.relogin().await {
-                                    lost = Some(e.to_string());
+                                    lost = Some(e);
                                 }
                             }
                             outcome(name, step.id, t0)
                         }
-                        Err(Applied::Lost(why)) => {
-                            lost = Some(why.clone());
-                            Outcome::failed(name, step.id, why, t0.elapsed())
+                        Err(Error::Interrupted) => {
+                            Outcome::interrupted(name, step.id, true, t0.elapsed())
                         }
-                        Err(Applied::Failed(why)) => {
-                            Outcome::failed(name, step.id, why, t0.elapsed())
+                        Err(e) => {
+                            if e.is_connect() {
+                                lost = Some(e.clone());
+                            }
+                            Outcome::failed(name, step.id, e, t0.elapsed())
                         }
                     }
                 }
@@ -399,6 +555,7 @@ async fn apply(
         };
         match outcome.kind() {
             Kind::Failed => failed = true,
+            Kind::Interrupted => interrupted = true,
             _ => {
                 done.insert(step.id);
             }
@@ -407,16 +564,11 @@ async fn apply(
     }
     if failed {
         HostResult::Failed
+    } else if interrupted {
+        HostResult::Interrupted
     } else {
         HostResult::Converged
     }
-}
-
-enum Applied {
-    /// The connection went away: nothing more can run on this host.
-    Lost(String),
-    /// The apply ran and failed.
-    Failed(String),
 }
 
 type MakeOutcome = Box<dyn FnOnce(&str, &'static str, Instant) -> Outcome + Send>;
@@ -427,39 +579,40 @@ async fn apply_step(
     check: &StepCheck,
     transport: &Transport,
     facts: &BTreeMap<String, String>,
-) -> Result<(MakeOutcome, bool), Applied> {
+) -> Result<(MakeOutcome, bool), Error> {
     let mut payload = None;
     let mut pushed_sha = None;
     if let (ArtifactMode::Push, Some(get)) = (sh.cfg.artifacts.mode, step.artifact) {
         let artifact = get(&sh.cfg);
         let arch = facts.get("arch").map(String::as_str).unwrap_or("amd64");
         let Some(a) = artifact.for_arch(arch) else {
-            return Err(Applied::Failed(format!(
+            return Err(Error::plan(format!(
                 "no {} download is configured for architecture {arch}",
                 artifact.name
             )));
         };
-        let (path, sha) = sh.cache.get(a).await.map_err(Applied::Failed)?;
+        let (path, sha) = sh.cache.get(a).await?;
         payload = Some(path);
         pushed_sha = Some(sha);
     }
     let script = sh
         .renderer
-        .apply_script(&sh.cfg, step, pushed_sha.as_deref())
-        .map_err(|e| Applied::Failed(e.to_string()))?
-        .expect("a step that needs change has an apply");
+        .apply_script(&sh.cfg, step, pushed_sha.as_deref())?
+        .ok_or_else(|| {
+            Error::internal(format!("step {} needs a change but has no apply", step.id))
+        })?;
     let out = transport
         .run(&script, payload.as_deref().map(Payload::File))
-        .await
-        .map_err(|e| Applied::Lost(e.to_string()))?;
+        .await?;
     let relogin = out.stdout.lines().any(|l| l.trim() == "::reconnect");
     if out.code != 0 {
-        let failure = RemoteFailure {
-            what: format!("apply of {}", step.id),
-            code: out.code,
-            stderr_tail: tail(&out.stderr, 3),
-        };
-        return Err(Applied::Failed(failure.to_string()));
+        return Err(
+            artifact_failure(&out.stdout).unwrap_or_else(|| Error::Remote {
+                what: format!("apply of {}", step.id),
+                code: out.code,
+                stderr_tail: tail(&out.stderr, 3),
+            }),
+        );
     }
     let unchanged = out.stdout.lines().any(|l| l.trim() == "::unchanged");
     let what = format!("was: {}", check.reasons.join("; "));
@@ -471,17 +624,33 @@ async fn apply_step(
     Ok((make, relogin))
 }
 
+/// A download's failure as the apply script reports it: `::artifact URL [EXPECTED ACTUAL]`.
+fn artifact_failure(stdout: &str) -> Option<Error> {
+    let line = stdout.lines().find_map(|l| l.strip_prefix("::artifact "))?;
+    let mut words = line.split_whitespace().map(String::from);
+    let url = words.next()?;
+    let (expected, actual) = (words.next(), words.next());
+    let problem = match expected {
+        None => format!("download failed: {url}"),
+        Some(_) => String::new(),
+    };
+    Some(Error::Artifact {
+        url,
+        expected,
+        actual,
+        problem,
+    })
+}
+
 /// Turn the manifests check's data into a decision, and the step's state with it.
 fn decide_manifests(cfg: &Config, scope: &Scope, plan: &mut HostPlan) {
     let decided = match plan.get("manifests") {
         Some(c) if c.state == CheckState::Converged => manifest_plan(cfg, scope, &plan.data),
         _ => return,
     };
-    let check = plan
-        .steps
-        .iter_mut()
-        .find(|s| s.step == "manifests")
-        .expect("manifests step is registered");
+    let Some(check) = plan.steps.iter_mut().find(|s| s.step == "manifests") else {
+        return;
+    };
     match decided {
         Ok(mp) => {
             if !mp.is_empty() {
@@ -492,7 +661,8 @@ fn decide_manifests(cfg: &Config, scope: &Scope, plan: &mut HostPlan) {
         }
         Err(why) => {
             check.state = CheckState::Error;
-            check.reasons = vec![why];
+            check.reasons = vec![why.to_string()];
+            check.error = Some(why);
         }
     }
 }
@@ -501,14 +671,14 @@ fn manifest_plan(
     cfg: &Config,
     scope: &Scope,
     data: &BTreeMap<String, String>,
-) -> Result<ManifestPlan, String> {
+) -> Result<ManifestPlan, Error> {
     let state = match data.get("state") {
         None => manifests::State::default(),
         Some(text) => serde_json::from_str(text).map_err(|e| {
-            format!(
+            Error::plan(format!(
                 "labprov's state on the host ({}) is unreadable: {e}; remove it to start over",
                 manifests::STATE_PATH
-            )
+            ))
         })?,
     };
     let uid = data.get("cluster_uid").cloned().unwrap_or_default();
@@ -527,7 +697,7 @@ async fn apply_manifests(
     host: &Host,
     plan: &HostPlan,
     transport: &Transport,
-) -> Result<(MakeOutcome, bool), Applied> {
+) -> Result<(MakeOutcome, bool), Error> {
     let mplan = match &plan.manifests {
         Some(p) => p.clone(),
         None => gather_manifest_plan(sh, host, &sh.scope, transport).await?,
@@ -551,25 +721,20 @@ async fn gather_manifest_plan(
     host: &Host,
     scope: &Scope,
     transport: &Transport,
-) -> Result<ManifestPlan, Applied> {
-    let step = crate::steps::find("manifests").expect("registered");
+) -> Result<ManifestPlan, Error> {
+    let step = crate::steps::find("manifests")
+        .ok_or_else(|| Error::internal("no manifests step is registered"))?;
     let script = sh
         .renderer
-        .check_script(&sh.cfg, &[step], Some(&scope.release_files()))
-        .map_err(|e| Applied::Failed(e.to_string()))?;
-    let out = transport
-        .run(&script, None)
-        .await
-        .map_err(|e| Applied::Lost(e.to_string()))?;
+        .check_script(&sh.cfg, &[step], Some(&scope.release_files()))?;
+    let out = transport.run(&script, None).await?;
     let mut again = parse_checks(&host.name, &out);
     decide_manifests(&sh.cfg, scope, &mut again);
     again.manifests.take().ok_or_else(|| {
-        Applied::Failed(
-            again
-                .get("manifests")
-                .map(|c| c.reasons.join("; "))
-                .unwrap_or_else(|| "the manifests check did not report".into()),
-        )
+        again
+            .get("manifests")
+            .map(StepCheck::failure)
+            .unwrap_or_else(|| Error::internal("the manifests check did not report"))
     })
 }
 
@@ -579,8 +744,7 @@ async fn execute_manifest_plan(
     host: &Host,
     mplan: &ManifestPlan,
     transport: &Transport,
-) -> Result<(), Applied> {
-    let failed = |e: crate::error::Error| Applied::Failed(e.to_string());
+) -> Result<(), Error> {
     if mplan.is_empty() {
         return Ok(());
     }
@@ -588,17 +752,18 @@ async fn execute_manifest_plan(
         let input = (!input.is_empty()).then_some(input);
         let out = transport
             .run(&script, input.as_deref().map(Payload::Bytes))
-            .await
-            .map_err(|e| Applied::Lost(e.to_string()))?;
+            .await?;
         if out.code != 0 {
-            let f = RemoteFailure {
+            return Err(Error::Remote {
                 what,
                 code: out.code,
                 stderr_tail: tail(&out.stderr, 3),
-            };
-            return Err(Applied::Failed(f.to_string()));
+            });
         }
         Ok(())
+    };
+    let state_bytes = |s: &manifests::State| {
+        serde_json::to_vec(s).map_err(|e| Error::internal(format!("state does not serialize: {e}")))
     };
     let mut done: Vec<String> = Vec::new();
     let mut unconfirmed = mplan.before.unconfirmed.clone();
@@ -606,10 +771,7 @@ async fn execute_manifest_plan(
         sh.report
             .phase(&host.name, &format!("applying bundle {}", bp.id));
         if !bp.apply.is_empty() {
-            let script = sh
-                .renderer
-                .manifests_apply(&sh.cfg, &bp.id, true)
-                .map_err(failed)?;
+            let script = sh.renderer.manifests_apply(&sh.cfg, &bp.id, true)?;
             run(
                 script,
                 manifests::stream(&bp.apply),
@@ -618,10 +780,7 @@ async fn execute_manifest_plan(
             .await?;
         }
         if !bp.prune.is_empty() {
-            let script = sh
-                .renderer
-                .manifests_apply(&sh.cfg, &bp.id, false)
-                .map_err(failed)?;
+            let script = sh.renderer.manifests_apply(&sh.cfg, &bp.id, false)?;
             let ids = manifests::identities(&bp.prune);
             run(
                 script,
@@ -637,21 +796,16 @@ async fn execute_manifest_plan(
         if waits {
             unconfirmed.insert(bp.id.clone());
         }
-        let state = serde_json::to_vec(&manifests::state_after(mplan, &done, &unconfirmed))
-            .expect("state serializes");
-        let script = sh.renderer.manifests_state().map_err(failed)?;
+        let state = state_bytes(&manifests::state_after(mplan, &done, &unconfirmed))?;
+        let script = sh.renderer.manifests_state()?;
         run(script.clone(), state, "recording labprov's state".into()).await?;
         if waits {
             sh.report
                 .phase(&host.name, &format!("waiting for bundle {}", bp.id));
-            let wait = sh
-                .renderer
-                .manifests_wait(&sh.cfg, &bp.id, &bp.waits)
-                .map_err(failed)?;
+            let wait = sh.renderer.manifests_wait(&sh.cfg, &bp.id, &bp.waits)?;
             run(wait, Vec::new(), format!("rollout of bundle {}", bp.id)).await?;
             unconfirmed.remove(&bp.id);
-            let state = serde_json::to_vec(&manifests::state_after(mplan, &done, &unconfirmed))
-                .expect("state serializes");
+            let state = state_bytes(&manifests::state_after(mplan, &done, &unconfirmed))?;
             run(script, state, "recording labprov's state".into()).await?;
         }
     }
@@ -672,7 +826,8 @@ async fn down(
     let name = host.name.as_str();
     let sudo = plan.facts.get("sudo").cloned().unwrap_or_default();
     let mut failed = false;
-    let mut lost: Option<String> = None;
+    let mut interrupted = false;
+    let mut lost: Option<Error> = None;
     for step in REGISTRY.iter().rev() {
         let Some(undo) = step.undo else { continue };
         let wanted = match undo.when {
@@ -683,63 +838,74 @@ async fn down(
         if !wanted {
             continue;
         }
+        if sh.stop.is_set() {
+            interrupted = true;
+            report.outcome(&Outcome::interrupted(
+                name,
+                undo.id,
+                false,
+                std::time::Duration::ZERO,
+            ));
+            continue;
+        }
         let t0 = Instant::now();
         report.phase(name, &format!("running {}", undo.id));
-        let result: Result<bool, Applied> = if let Some(why) = &lost {
-            Err(Applied::Failed(format!("not run: {why}")))
-        } else if step.needs_root && !matches!(sudo.as_str(), "ok" | "root") {
-            Err(Applied::Failed(format!(
-                "needs root, but sudo for this user is {sudo}"
-            )))
-        } else if step.kind == StepKind::Manifests {
-            undo_manifests(sh, host, plan, transport, purge).await
-        } else {
-            run_undo(sh, step, transport).await
-        };
+        if let Some(why) = &lost {
+            let o = Outcome::not_run(name, undo.id, why.clone(), t0.elapsed());
+            failed = true;
+            report.outcome(&o);
+            continue;
+        }
+        let result: Result<bool, Error> =
+            if step.needs_root && !matches!(sudo.as_str(), "ok" | "root") {
+                Err(Error::plan(format!(
+                    "needs root, but sudo for this user is {sudo}"
+                )))
+            } else if step.kind == StepKind::Manifests {
+                undo_manifests(sh, host, plan, transport, purge).await
+            } else {
+                run_undo(sh, step, transport).await
+            };
         let outcome = match result {
             Ok(true) => {
                 Outcome::changed(name, undo.id, format!("undid {}", step.title), t0.elapsed())
             }
             Ok(false) => Outcome::ok(name, undo.id, t0.elapsed()),
-            Err(Applied::Lost(why)) => {
-                lost = Some(why.clone());
-                Outcome::failed(name, undo.id, why, t0.elapsed())
+            Err(Error::Interrupted) => {
+                interrupted = true;
+                Outcome::interrupted(name, undo.id, true, t0.elapsed())
             }
-            Err(Applied::Failed(why)) => Outcome::failed(name, undo.id, why, t0.elapsed()),
+            Err(e) => {
+                if e.is_connect() {
+                    lost = Some(e.clone());
+                }
+                Outcome::failed(name, undo.id, e, t0.elapsed())
+            }
         };
         failed |= outcome.kind() == Kind::Failed;
         report.outcome(&outcome);
     }
     if failed {
         HostResult::Failed
+    } else if interrupted {
+        HostResult::Interrupted
     } else {
         HostResult::Converged
     }
 }
 
 /// Run a step's undo script; `Ok(true)` when it changed the host.
-async fn run_undo(
-    sh: &Shared,
-    step: &'static Step,
-    transport: &Transport,
-) -> Result<bool, Applied> {
-    let script = sh
-        .renderer
-        .undo_script(&sh.cfg, step)
-        .map_err(|e| Applied::Failed(e.to_string()))?
-        .expect("only steps with an undo get here");
-    let out = transport
-        .run(&script, None)
-        .await
-        .map_err(|e| Applied::Lost(e.to_string()))?;
+async fn run_undo(sh: &Shared, step: &'static Step, transport: &Transport) -> Result<bool, Error> {
+    let (Some(undo), Some(script)) = (step.undo, sh.renderer.undo_script(&sh.cfg, step)?) else {
+        return Err(Error::internal(format!("step {} has no undo", step.id)));
+    };
+    let out = transport.run(&script, None).await?;
     if out.code != 0 {
-        let undo = step.undo.expect("has an undo");
-        let f = RemoteFailure {
+        return Err(Error::Remote {
             what: undo.id.to_string(),
             code: out.code,
             stderr_tail: tail(&out.stderr, 3),
-        };
-        return Err(Applied::Failed(f.to_string()));
+        });
     }
     Ok(!out.stdout.lines().any(|l| l.trim() == "::unchanged"))
 }
@@ -752,7 +918,7 @@ async fn undo_manifests(
     plan: &HostPlan,
     transport: &Transport,
     purge: bool,
-) -> Result<bool, Applied> {
+) -> Result<bool, Error> {
     let everything = Scope {
         converge: Vec::new(),
         prune: manifests::BUNDLES
@@ -763,12 +929,13 @@ async fn undo_manifests(
     let mut changed = false;
     // The check reports the cluster's identity only when the cluster answers.
     if plan.data.contains_key("cluster_uid") {
-        let mplan = manifest_plan(&sh.cfg, &everything, &plan.data).map_err(Applied::Failed)?;
+        let mplan = manifest_plan(&sh.cfg, &everything, &plan.data)?;
         changed |= !mplan.is_empty();
         execute_manifest_plan(sh, host, &mplan, transport).await?;
     }
     if purge {
-        let step = crate::steps::find("manifests").expect("registered");
+        let step = crate::steps::find("manifests")
+            .ok_or_else(|| Error::internal("no manifests step is registered"))?;
         changed |= run_undo(sh, step, transport).await?;
     }
     Ok(changed)

@@ -82,6 +82,13 @@ pub fn read_roster(path: &Path) -> Result<Vec<Host>> {
                 });
             }
         };
+        if name.is_empty() {
+            // A name of only (Unicode) whitespace is trimmed away to nothing.
+            return Err(Error::Roster {
+                message: "the host name is empty (only whitespace?)".into(),
+                snippet: at(name),
+            });
+        }
         if !valid_name(name) {
             return Err(Error::Roster {
                 message: format!("`{name}` is not a host name (letters, digits, '.', '_', '-')"),

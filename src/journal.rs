@@ -17,12 +17,18 @@ pub struct Journal {
     pub command: String,
     pub profile: String,
     pub finished: String,
+    /// The signal that interrupted the run (`SIGINT`, `SIGTERM`), if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
     pub hosts: BTreeMap<String, HostEntry>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct HostEntry {
     pub failed: bool,
+    /// Some step of the host was interrupted: it did not converge either.
+    #[serde(default)]
+    pub interrupted: bool,
     pub steps: Vec<StepEntry>,
 }
 
@@ -33,6 +39,9 @@ pub struct StepEntry {
     pub elapsed_ms: u128,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
+    /// The typed error of a failed step (`{"kind": "connect", ...}`), as in the JSON lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<serde_json::Value>,
 }
 
 /// `$XDG_STATE_HOME/labprov` (or `~/.local/state/labprov`).
@@ -47,7 +56,13 @@ fn last_path() -> PathBuf {
     dir().join("last-run.json")
 }
 
-pub fn build(command: &str, profile: &Path, hosts: &[String], outcomes: &[Outcome]) -> Journal {
+pub fn build(
+    command: &str,
+    profile: &Path,
+    hosts: &[String],
+    outcomes: &[Outcome],
+    interrupted: Option<&str>,
+) -> Journal {
     let mut map: BTreeMap<String, HostEntry> = hosts
         .iter()
         .map(|h| {
@@ -55,6 +70,7 @@ pub fn build(command: &str, profile: &Path, hosts: &[String], outcomes: &[Outcom
                 h.clone(),
                 HostEntry {
                     failed: false,
+                    interrupted: false,
                     steps: Vec::new(),
                 },
             )
@@ -65,9 +81,11 @@ pub fn build(command: &str, profile: &Path, hosts: &[String], outcomes: &[Outcom
             .entry(o.host().to_string())
             .or_insert_with(|| HostEntry {
                 failed: false,
+                interrupted: false,
                 steps: Vec::new(),
             });
         entry.failed |= o.kind() == Kind::Failed;
+        entry.interrupted |= o.kind() == Kind::Interrupted;
         entry.steps.push(StepEntry {
             step: o.step().to_string(),
             outcome: serde_json::to_value(o.kind())
@@ -76,6 +94,7 @@ pub fn build(command: &str, profile: &Path, hosts: &[String], outcomes: &[Outcom
                 .unwrap_or_default(),
             elapsed_ms: o.elapsed_ms(),
             detail: o.detail().to_string(),
+            error: o.error().and_then(|e| serde_json::to_value(e).ok()),
         });
     }
     Journal {
@@ -83,6 +102,7 @@ pub fn build(command: &str, profile: &Path, hosts: &[String], outcomes: &[Outcom
         command: command.to_string(),
         profile: profile.display().to_string(),
         finished: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        interrupted: interrupted.map(String::from),
         hosts: map,
     }
 }
@@ -92,7 +112,7 @@ pub fn write(journal: &Journal) -> Result<PathBuf> {
     let runs = dir().join("runs");
     std::fs::create_dir_all(&runs).map_err(|source| Error::Write {
         path: runs.clone(),
-        source,
+        source: source.into(),
     })?;
     let stamp = journal.finished.replace(':', "");
     let mut path = runs.join(format!("{stamp}-{}.json", journal.command));
@@ -101,20 +121,26 @@ pub fn write(journal: &Journal) -> Result<PathBuf> {
         n += 1;
         path = runs.join(format!("{stamp}-{}-{n}.json", journal.command));
     }
-    let text = serde_json::to_string_pretty(journal).expect("journal serializes");
+    let text = serde_json::to_string_pretty(journal).map_err(|e| Error::Write {
+        path: path.clone(),
+        source: std::sync::Arc::new(std::io::Error::other(e)),
+    })?;
     std::fs::write(&path, &text).map_err(|source| Error::Write {
         path: path.clone(),
-        source,
+        source: source.into(),
     })?;
     let last = last_path();
     let tmp = last.with_extension("json.new");
     std::fs::write(&tmp, &text)
         .and_then(|_| std::fs::rename(&tmp, &last))
-        .map_err(|source| Error::Write { path: last, source })?;
+        .map_err(|source| Error::Write {
+            path: last,
+            source: source.into(),
+        })?;
     Ok(path)
 }
 
-/// Hosts that failed in the last run, for `--only-failed`.
+/// Hosts that failed, or were interrupted, in the last run, for `--only-failed`.
 pub fn failed_last() -> Result<Vec<String>> {
     let path = last_path();
     let text = std::fs::read_to_string(&path).map_err(|e| Error::Usage {
@@ -129,7 +155,7 @@ pub fn failed_last() -> Result<Vec<String>> {
     Ok(journal
         .hosts
         .into_iter()
-        .filter(|(_, e)| e.failed)
+        .filter(|(_, e)| e.failed || e.interrupted)
         .map(|(h, _)| h)
         .collect())
 }

@@ -13,6 +13,7 @@ pub mod compat;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod interrupt;
 pub mod inventory;
 pub mod journal;
 pub mod manifests;
@@ -37,15 +38,23 @@ use crate::manifests::Scope;
 use crate::report::Report;
 
 /// Run labprov and return the process exit code: 0 converged, 1 some host failed,
-/// 2 bad input, 130 interrupted.
+/// 2 bad input, 130 interrupted by SIGINT (Ctrl-C), 143 by SIGTERM.
 pub fn run(cli: Cli) -> i32 {
     let verbosity = cli.verbose as i8 - cli.quiet as i8;
     let report = Arc::new(Report::new(cli.output, verbosity));
-    match execute(cli, report.clone()) {
-        Ok(code) => code,
-        Err(e) => {
+    // A panic is a bug in labprov: say so in one line instead of a backtrace and exit 101.
+    // (A panic inside one host's task never gets here: it is that host's failure.)
+    let run = std::panic::AssertUnwindSafe(|| execute(cli, report.clone()));
+    match std::panic::catch_unwind(run) {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => {
             report.error(&e.to_string());
             e.exit_code()
+        }
+        Err(payload) => {
+            let why = engine::panic_message(payload);
+            report.error(&format!("internal error: {why}; please report it"));
+            101
         }
     }
 }
@@ -196,34 +205,83 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| Error::Usage {
         message: format!("cannot start runtime: {e}"),
     })?;
+    let command = match mode {
+        Mode::Up => "up",
+        Mode::Apply => "apply",
+        Mode::Down { .. } => "down",
+        Mode::Reset => "reset",
+        Mode::Plan => "plan",
+        Mode::Status => "status",
+    };
+    let stop = interrupt::Stop::new();
+    let grace = cfg.grace_period;
     let results = runtime.block_on(async {
-        tokio::select! {
-            r = engine::run(cfg, hosts, mode, scope, report.clone()) => r,
-            _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
-        }
+        tokio::spawn(listen(stop.clone(), report.clone(), grace));
+        engine::run(cfg, hosts, mode, scope, report.clone(), stop.clone()).await
     })?;
+    let signal = stop.signal();
     for note in &notes {
         report.note(note);
     }
     if !matches!(mode, Mode::Plan | Mode::Status) {
-        let command = match mode {
-            Mode::Up => "up",
-            Mode::Apply => "apply",
-            Mode::Down { .. } => "down",
-            _ => "reset",
-        };
-        let j = journal::build(command, &profile_path, &names, &report.outcomes());
+        let j = journal::build(
+            command,
+            &profile_path,
+            &names,
+            &report.outcomes(),
+            signal.map(interrupt::name),
+        );
         match journal::write(&j) {
             Ok(path) => report.journal(&path),
             Err(e) => report.warn(&format!("the run journal was not written: {e}")),
         }
     }
-    report.summary(&names, !matches!(mode, Mode::Plan | Mode::Status));
-    Ok(if results.iter().all(|r| *r == HostResult::Converged) {
-        0
-    } else {
-        1
+    report.summary(
+        &names,
+        !matches!(mode, Mode::Plan | Mode::Status),
+        signal.map(interrupt::name),
+    );
+    Ok(match signal {
+        Some(sig) => 128 + sig,
+        None if results.iter().all(|r| *r == HostResult::Converged) => 0,
+        None => 1,
     })
+}
+
+/// The first SIGINT or SIGTERM trips `stop`: the engine starts no more steps and finishes
+/// the run (journal, summary, masters closed). A second one ends labprov at once; files
+/// reach their final path only by rename, so none is left half-written.
+async fn listen(stop: interrupt::Stop, report: Arc<Report>, grace: u64) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        report.warn("cannot listen for Ctrl-C and SIGTERM: they will stop labprov at once");
+        return;
+    };
+    loop {
+        let sig = tokio::select! {
+            _ = int.recv() => libc_signal::SIGINT,
+            _ = term.recv() => libc_signal::SIGTERM,
+        };
+        if stop.is_set() {
+            report.error(&format!("{}: quitting at once", interrupt::name(sig)));
+            std::process::exit(128 + sig);
+        }
+        stop.trip(sig);
+        report.warn(&format!(
+            "{}: no new step starts; a running command may finish within {grace}s \
+             (run.grace_period), then it is stopped; press Ctrl-C again to quit at once",
+            interrupt::name(sig)
+        ));
+    }
+}
+
+/// Signal numbers as Linux has them (no libc dependency for two constants).
+mod libc_signal {
+    pub const SIGINT: i32 = 2;
+    pub const SIGTERM: i32 = 15;
 }
 
 /// What `labprov apply` works on: named bundles (converged, their stale objects pruned),
@@ -286,12 +344,12 @@ fn render_to(cfg: &Config, dir: &Path) -> Result<usize> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|source| Error::Write {
                 path: parent.to_path_buf(),
-                source,
+                source: source.into(),
             })?;
         }
         std::fs::write(path, text).map_err(|source| Error::Write {
             path: path.to_path_buf(),
-            source,
+            source: source.into(),
         })
     };
     let mut n = 0;
@@ -313,10 +371,7 @@ fn render_to(cfg: &Config, dir: &Path) -> Result<usize> {
     // release on each host and are not known without contacting it).
     for b in manifests::BUNDLES {
         for t in b.own {
-            let text = manifests::render_own(cfg, t).map_err(|message| Error::Template {
-                name: t.name.into(),
-                message,
-            })?;
+            let text = manifests::render_own(cfg, t)?;
             write(&dir.join("manifests").join(t.name), &text)?;
             n += 1;
         }

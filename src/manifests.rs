@@ -15,6 +15,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
+use crate::error::Error;
 use crate::steps::Template;
 
 /// Labels every object labprov applies carries; pruning only ever touches objects recorded
@@ -193,18 +194,18 @@ pub fn unknown_bundle(name: &str) -> String {
 }
 
 /// A selection must include what each bundle needs and no two conflicting bundles.
-pub fn check_selection(names: &[String]) -> Result<(), String> {
+pub fn check_selection(names: &[String]) -> Result<(), Error> {
     for name in names {
-        let b = bundle(name).ok_or_else(|| unknown_bundle(name))?;
+        let b = bundle(name).ok_or_else(|| Error::plan(unknown_bundle(name)))?;
         if let Some(need) = b.needs.iter().find(|n| !names.iter().any(|x| x == *n)) {
-            return Err(format!(
+            return Err(Error::plan(format!(
                 "bundle `{name}` needs `{need}`, which is not selected"
-            ));
+            )));
         }
         if let Some(c) = b.conflicts.iter().find(|c| names.iter().any(|x| x == *c)) {
-            return Err(format!(
+            return Err(Error::plan(format!(
                 "bundles `{name}` and `{c}` define the same objects: select one"
-            ));
+            )));
         }
     }
     Ok(())
@@ -408,48 +409,69 @@ pub fn hash(obj: &Value) -> String {
 }
 
 /// Render one of labprov's own templates with the profile's `lab` values.
-pub fn render_own(cfg: &Config, t: &Template) -> Result<String, String> {
+pub fn render_own(cfg: &Config, t: &Template) -> Result<String, Error> {
+    let failed = |e: tera::Error| Error::Template {
+        name: format!("yamls/{}", t.name),
+        message: e.to_string(),
+    };
     let mut tera = tera::Tera::default();
     tera.autoescape_on(vec![]);
-    tera.add_raw_template(t.name, t.text)
-        .map_err(|e| format!("template yamls/{}: {e}", t.name))?;
+    tera.add_raw_template(t.name, t.text).map_err(failed)?;
     let mut ctx = tera::Context::new();
     ctx.insert("lab", &cfg.lab);
-    tera.render(t.name, &ctx)
-        .map_err(|e| format!("template yamls/{}: {e}", t.name))
+    tera.render(t.name, &ctx).map_err(failed)
 }
 
 /// Parse a multi-document YAML text into objects, skipping empty documents.
-pub fn parse_docs(text: &str, origin: &str) -> Result<Vec<Value>, String> {
-    let docs: Vec<Value> =
-        serde_saphyr::from_multiple(text).map_err(|e| format!("{origin}: not valid YAML: {e}"))?;
+pub fn parse_docs(text: &str, origin: &str) -> Result<Vec<Value>, Error> {
+    let docs: Vec<Value> = serde_saphyr::from_multiple(text)
+        .map_err(|e| Error::plan(format!("{origin}: not valid YAML: {e}")))?;
     let mut out = Vec::new();
     for doc in docs {
-        match doc {
-            Value::Null => {}
-            Value::Object(_) if doc["kind"] == "List" => {
-                out.extend(doc["items"].as_array().cloned().unwrap_or_default());
+        if doc.is_null() {
+            continue;
+        }
+        if doc["kind"] == "List" {
+            // The items of a `kind: List` are objects like any document: each is checked the
+            // same way, so nothing later meets an item without metadata.
+            let Some(items) = doc["items"].as_array() else {
+                return Err(Error::plan(format!("{origin}: a List has no items array")));
+            };
+            for item in items {
+                out.push(checked_object(item.clone(), origin)?);
             }
-            Value::Object(_) => {
-                if str_at(&doc, &["kind"]).is_empty()
-                    || str_at(&doc, &["metadata", "name"]).is_empty()
-                {
-                    return Err(format!("{origin}: a document has no kind or metadata.name"));
-                }
-                out.push(doc);
-            }
-            other => return Err(format!("{origin}: a document is not an object: {other}")),
+        } else {
+            out.push(checked_object(doc, origin)?);
         }
     }
     Ok(out)
 }
 
+/// An object with a kind and a `metadata` map holding a name, or why it is not one.
+fn checked_object(doc: Value, origin: &str) -> Result<Value, Error> {
+    if !doc.is_object() {
+        return Err(Error::plan(format!(
+            "{origin}: a document is not an object: {doc}"
+        )));
+    }
+    if str_at(&doc, &["kind"]).is_empty()
+        || !doc["metadata"].is_object()
+        || str_at(&doc, &["metadata", "name"]).is_empty()
+    {
+        return Err(Error::plan(format!(
+            "{origin}: a document has no kind or metadata.name"
+        )));
+    }
+    Ok(doc)
+}
+
 /// Give the object its namespace (if namespaced and missing) and labprov's labels.
 fn normalize(mut obj: Value, bundle: &str, default_ns: &str) -> Value {
     let kind = str_at(&obj, &["kind"]).to_string();
-    let meta = obj["metadata"]
-        .as_object_mut()
-        .expect("checked by parse_docs");
+    // parse_docs lets only objects with a metadata map through.
+    let Some(meta) = obj["metadata"].as_object_mut() else {
+        return obj;
+    };
     if !CLUSTER_SCOPED.contains(&kind.as_str())
         && meta.get("namespace").and_then(Value::as_str).is_none()
     {
@@ -471,7 +493,7 @@ pub fn objects(
     cfg: &Config,
     b: &Bundle,
     release: &BTreeMap<String, String>,
-) -> Result<Vec<Value>, String> {
+) -> Result<Vec<Value>, Error> {
     let mut docs = Vec::new();
     for t in b.own {
         let text = render_own(cfg, t)?;
@@ -483,7 +505,9 @@ pub fn objects(
             .filter(|(path, _)| glob_match(pattern, path))
             .collect();
         if matching.is_empty() {
-            return Err(format!("the Istio release on the host has no {pattern}"));
+            return Err(Error::plan(format!(
+                "the Istio release on the host has no {pattern}"
+            )));
         }
         for (path, text) in matching {
             docs.extend(parse_docs(text, path)?);
@@ -544,7 +568,7 @@ pub fn plan(
     state: State,
     cluster_uid: &str,
     release: &BTreeMap<String, String>,
-) -> Result<ManifestPlan, String> {
+) -> Result<ManifestPlan, Error> {
     let before = if state.cluster_uid == cluster_uid {
         state
     } else {
@@ -579,11 +603,11 @@ pub fn plan(
         for obj in &objs {
             let k = key(obj);
             if !rendered_keys.insert(k.clone()) {
-                return Err(format!(
+                return Err(Error::plan(format!(
                     "{} is defined twice (bundle {})",
                     describe(obj),
                     b.id
-                ));
+                )));
             }
             let h = hash(obj);
             let old = before.objects.get(&k);
@@ -737,6 +761,21 @@ mod tests {
     }
 
     #[test]
+    fn list_items_are_checked_like_documents() {
+        let ok = "kind: List\nitems:\n- kind: ConfigMap\n  metadata: {name: a}\n";
+        assert_eq!(parse_docs(ok, "x.yaml").unwrap().len(), 1);
+        for bad in [
+            "kind: List\nitems:\n- 42\n",
+            "kind: List\nitems:\n- kind: ConfigMap\n",
+            "kind: List\nitems:\n- kind: ConfigMap\n  metadata: 7\n",
+            "kind: List\nitems: 3\n",
+        ] {
+            let e = parse_docs(bad, "x.yaml").unwrap_err().to_string();
+            assert!(e.starts_with("x.yaml: a "), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
     fn selection_rules() {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         assert!(check_selection(&s(DEFAULT_BUNDLES)).is_ok());
@@ -747,11 +786,14 @@ mod tests {
                 "routing-all-v1",
                 "routing-weighted"
             ]))
-            .unwrap_err(),
+            .unwrap_err()
+            .to_string(),
             "bundles `routing-all-v1` and `routing-weighted` define the same objects: select one"
         );
         assert_eq!(
-            check_selection(&s(&["routing-weighted"])).unwrap_err(),
+            check_selection(&s(&["routing-weighted"]))
+                .unwrap_err()
+                .to_string(),
             "bundle `routing-weighted` needs `destination-rules`, which is not selected"
         );
         assert_eq!(

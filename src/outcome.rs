@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::error::Error;
+
 /// What a step's check said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -24,6 +26,20 @@ pub struct StepCheck {
     pub step: &'static str,
     pub state: CheckState,
     pub reasons: Vec<String>,
+    /// For [`CheckState::Error`]: what went wrong, typed (the reasons say it in words).
+    #[serde(skip)]
+    pub error: Option<Error>,
+}
+
+impl StepCheck {
+    /// Why the step cannot converge now, typed: blocked is a plan decision, an error is
+    /// whatever broke the check.
+    pub fn failure(&self) -> Error {
+        match &self.error {
+            Some(e) => e.clone(),
+            None => Error::plan(self.reasons.join("; ")),
+        }
+    }
 }
 
 /// The checks of one host, from its single check round trip.
@@ -71,6 +87,9 @@ pub enum Kind {
     Ok,
     Changed,
     Failed,
+    /// Ctrl-C or SIGTERM came first: the step did not start, or was stopped after the grace
+    /// period.
+    Interrupted,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -80,27 +99,73 @@ pub struct Outcome {
     kind: Kind,
     #[serde(skip_serializing_if = "String::is_empty")]
     detail: String,
+    /// Why a failed step failed, typed: `{"kind": "remote", "code": 100, ...}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<Error>,
     elapsed_ms: u128,
 }
 
 impl Outcome {
     /// Nothing to do: the check found the step converged, or the apply found it so.
     pub fn ok(host: &str, step: &'static str, elapsed: Duration) -> Outcome {
-        Outcome::new(host, step, Kind::Ok, String::new(), elapsed)
+        Outcome::new(host, step, Kind::Ok, String::new(), None, elapsed)
     }
 
     /// The apply ran and changed the host; `what` says what was wrong before.
     pub fn changed(host: &str, step: &'static str, what: String, elapsed: Duration) -> Outcome {
-        Outcome::new(host, step, Kind::Changed, what, elapsed)
+        Outcome::new(host, step, Kind::Changed, what, None, elapsed)
     }
 
-    /// The step did not converge. A failure without a reason is a bug, not an outcome.
-    pub fn failed(host: &str, step: &'static str, reason: String, elapsed: Duration) -> Outcome {
-        assert!(
-            !reason.trim().is_empty(),
-            "failed outcome of {step} needs a reason"
-        );
-        Outcome::new(host, step, Kind::Failed, reason, elapsed)
+    /// The step ran, or was decided, and did not converge.
+    pub fn failed(host: &str, step: &'static str, error: Error, elapsed: Duration) -> Outcome {
+        Outcome::failure(host, step, error, "", elapsed)
+    }
+
+    /// The step was not run because of `cause` (a lost connection, a need that did not
+    /// converge, an interruption); the cause's kind is the outcome's.
+    pub fn not_run(host: &str, step: &'static str, cause: Error, elapsed: Duration) -> Outcome {
+        Outcome::failure(host, step, cause, "not run: ", elapsed)
+    }
+
+    /// The run was interrupted before this step could start (`stopped`: it had started, and
+    /// was stopped on the host after the grace period).
+    pub fn interrupted(
+        host: &str,
+        step: &'static str,
+        stopped: bool,
+        elapsed: Duration,
+    ) -> Outcome {
+        let detail = if stopped {
+            "interrupted: stopped on the host after the grace period"
+        } else {
+            "interrupted: not started"
+        };
+        Outcome::new(
+            host,
+            step,
+            Kind::Interrupted,
+            detail.to_string(),
+            Some(Error::Interrupted),
+            elapsed,
+        )
+    }
+
+    /// A failure without a reason is a bug in labprov: it is reported as one (the host
+    /// fails, the run goes on), never a panic.
+    fn failure(
+        host: &str,
+        step: &'static str,
+        error: Error,
+        prefix: &str,
+        elapsed: Duration,
+    ) -> Outcome {
+        let error = if error.to_string().trim().is_empty() {
+            Error::internal(format!("step {step} failed without a reason"))
+        } else {
+            error
+        };
+        let detail = format!("{prefix}{error}");
+        Outcome::new(host, step, Kind::Failed, detail, Some(error), elapsed)
     }
 
     fn new(
@@ -108,6 +173,7 @@ impl Outcome {
         step: &'static str,
         kind: Kind,
         detail: String,
+        error: Option<Error>,
         elapsed: Duration,
     ) -> Outcome {
         Outcome {
@@ -115,8 +181,13 @@ impl Outcome {
             step,
             kind,
             detail,
+            error,
             elapsed_ms: elapsed.as_millis(),
         }
+    }
+
+    pub fn error(&self) -> Option<&Error> {
+        self.error.as_ref()
     }
 
     pub fn host(&self) -> &str {
@@ -142,6 +213,7 @@ pub struct Tally {
     pub ok: usize,
     pub changed: usize,
     pub failed: usize,
+    pub interrupted: usize,
 }
 
 impl Tally {
@@ -150,6 +222,7 @@ impl Tally {
             Kind::Ok => self.ok += 1,
             Kind::Changed => self.changed += 1,
             Kind::Failed => self.failed += 1,
+            Kind::Interrupted => self.interrupted += 1,
         }
     }
 }
@@ -159,8 +232,35 @@ mod tests {
     use super::*;
 
     #[test]
-    #[should_panic(expected = "needs a reason")]
-    fn failure_needs_a_reason() {
-        Outcome::failed("h", "docker", "  ".into(), Duration::ZERO);
+    fn a_failure_without_a_reason_is_an_internal_error() {
+        let o = Outcome::failed("h", "docker", Error::plan("  "), Duration::ZERO);
+        assert_eq!(o.kind(), Kind::Failed);
+        assert!(o.detail().starts_with("internal error: "), "{}", o.detail());
+        assert_eq!(o.error().map(Error::kind).as_deref(), Some("internal"));
+    }
+
+    #[test]
+    fn the_error_kind_travels_in_the_json() {
+        let e = Error::Remote {
+            what: "apply of docker".into(),
+            code: 100,
+            stderr_tail: "E: no".into(),
+        };
+        let v = serde_json::to_value(Outcome::failed("h", "docker", e, Duration::ZERO)).unwrap();
+        assert_eq!(v["kind"], "failed");
+        assert_eq!(v["detail"], "apply of docker exited 100: E: no");
+        assert_eq!(v["error"]["kind"], "remote");
+        assert_eq!(v["error"]["code"], 100);
+        let v = serde_json::to_value(Outcome::not_run(
+            "h",
+            "x",
+            Error::Interrupted,
+            Duration::ZERO,
+        ))
+        .unwrap();
+        assert_eq!(
+            (v["detail"].as_str(), v["error"]["kind"].as_str()),
+            (Some("not run: interrupted"), Some("interrupted"))
+        );
     }
 }

@@ -202,6 +202,7 @@ pub struct RawWeights {
 #[serde(deny_unknown_fields)]
 pub struct RawRun {
     pub parallel: Option<Spanned<u32>>,
+    pub grace_period: Option<Spanned<u32>>,
 }
 
 /// A parsed profile file and the files it extends, nearest first.
@@ -252,7 +253,7 @@ fn read_source(name: &str, dir: Option<&Path>, from: Option<&Layer>) -> Result<S
         if path.is_file() {
             let text = std::fs::read_to_string(path).map_err(|source| Error::ProfileRead {
                 path: path.clone(),
-                source,
+                source: source.into(),
             })?;
             return Ok(Source {
                 path: path.clone(),
@@ -281,13 +282,13 @@ fn read_source(name: &str, dir: Option<&Path>, from: Option<&Layer>) -> Result<S
         }
         None => Err(Error::ProfileRead {
             path: candidate,
-            source: std::io::Error::new(
+            source: std::sync::Arc::new(std::io::Error::new(
                 std::io::ErrorKind::NotFound,
                 format!(
                     "no such file, and no built-in profile of that name (built-in: {})",
                     builtin_names()
                 ),
-            ),
+            )),
         }),
     }
 }

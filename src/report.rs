@@ -60,6 +60,14 @@ impl Report {
         }
     }
 
+    /// The state, even after a host's task panicked while holding it: a panic is that
+    /// host's failure and must not silence the rest of the run.
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn line(&self, state: &State, text: &str) {
         match &state.multi {
             Some(m) => {
@@ -79,10 +87,12 @@ impl Report {
 
     /// A host's current activity, shown on its live line.
     pub fn phase(&self, host: &str, what: &str) {
-        let mut st = self.state.lock().expect("report lock");
+        let mut st = self.lock();
         match self.mode {
             OutputMode::Human => {
-                let multi = st.multi.clone().expect("human mode has a multi");
+                let Some(multi) = st.multi.clone() else {
+                    return;
+                };
                 let bar = st.bars.entry(host.to_string()).or_insert_with(|| {
                     let b = multi.add(ProgressBar::new_spinner());
                     b.set_style(
@@ -102,7 +112,7 @@ impl Report {
 
     /// A host is done: its live line goes away (200 hosts must not flood the terminal).
     pub fn host_done(&self, host: &str) {
-        let mut st = self.state.lock().expect("report lock");
+        let mut st = self.lock();
         if let Some(bar) = st.bars.remove(host) {
             bar.finish_and_clear();
             if let Some(m) = &st.multi {
@@ -112,7 +122,7 @@ impl Report {
     }
 
     pub fn facts(&self, plan: &HostPlan) {
-        let st = self.state.lock().expect("report lock");
+        let st = self.lock();
         match self.mode {
             OutputMode::Json => {
                 self.json(json!({"type": "facts", "host": plan.host, "facts": plan.facts}))
@@ -125,7 +135,7 @@ impl Report {
     }
 
     pub fn outcome(&self, o: &Outcome) {
-        let mut st = self.state.lock().expect("report lock");
+        let mut st = self.lock();
         st.tallies
             .entry(o.host().to_string())
             .or_default()
@@ -138,9 +148,10 @@ impl Report {
         }
         match self.mode {
             OutputMode::Json => {
-                let mut v = serde_json::to_value(o).expect("outcome serializes");
-                v["type"] = json!("step");
-                self.json(v);
+                if let Ok(mut v) = serde_json::to_value(o) {
+                    v["type"] = json!("step");
+                    self.json(v);
+                }
             }
             _ => {
                 if o.kind() == Kind::Ok && self.verbosity <= 0 {
@@ -151,6 +162,7 @@ impl Report {
                     Kind::Ok => "ok",
                     Kind::Changed => "changed",
                     Kind::Failed => "FAILED",
+                    Kind::Interrupted => "INTERRUPTED",
                 };
                 let detail = if o.detail().is_empty() {
                     String::new()
@@ -166,14 +178,14 @@ impl Report {
     }
 
     /// A host that could not be reached: one failure, for the step "connect".
-    pub fn unreachable(&self, host: &str, reason: &str) {
-        let o = Outcome::failed(host, "connect", reason.to_string(), Duration::ZERO);
+    pub fn unreachable(&self, host: &str, error: &crate::error::Error) {
+        let o = Outcome::failed(host, "connect", error.clone(), Duration::ZERO);
         self.outcome(&o);
     }
 
     /// `plan` and `status`: what each step of a host would need.
     pub fn plan(&self, plan: &HostPlan, as_status: bool) {
-        let mut st = self.state.lock().expect("report lock");
+        let mut st = self.lock();
         // In the summary of a plan, "changed" counts what `up` would change.
         let tally = st.tallies.entry(plan.host.clone()).or_default();
         for s in &plan.steps {
@@ -190,10 +202,11 @@ impl Report {
             .unwrap_or_default();
         if self.mode == OutputMode::Json {
             for c in changes {
-                let mut v = serde_json::to_value(c).expect("change serializes");
-                v["type"] = json!("object");
-                v["host"] = json!(plan.host);
-                self.json(v);
+                if let Ok(mut v) = serde_json::to_value(c) {
+                    v["type"] = json!("object");
+                    v["host"] = json!(plan.host);
+                    self.json(v);
+                }
             }
             for s in &plan.steps {
                 self.json(
@@ -255,7 +268,7 @@ impl Report {
     }
 
     pub fn warn(&self, message: &str) {
-        let st = self.state.lock().expect("report lock");
+        let st = self.lock();
         if let Some(m) = &st.multi {
             m.suspend(|| eprintln!("warning: {message}"));
         } else {
@@ -264,7 +277,7 @@ impl Report {
     }
 
     pub fn error(&self, message: &str) {
-        let st = self.state.lock().expect("report lock");
+        let st = self.lock();
         if let Some(m) = &st.multi {
             m.suspend(|| eprintln!("error: {message}"));
         } else {
@@ -274,7 +287,7 @@ impl Report {
 
     /// A line of a command's own result (`render` writing files, completions).
     pub fn info(&self, message: &str) {
-        let st = self.state.lock().expect("report lock");
+        let st = self.lock();
         if self.mode == OutputMode::Json {
             self.json(json!({"type": "info", "message": message}));
         } else {
@@ -294,12 +307,12 @@ impl Report {
 
     /// Every step outcome so far, in the order they happened.
     pub fn outcomes(&self) -> Vec<Outcome> {
-        self.state.lock().expect("report lock").outcomes.clone()
+        self.lock().outcomes.clone()
     }
 
     /// Where the run's journal was written.
     pub fn journal(&self, path: &std::path::Path) {
-        let st = self.state.lock().expect("report lock");
+        let st = self.lock();
         match self.mode {
             OutputMode::Json => self.json(json!({"type": "journal", "path": path})),
             _ if self.verbosity >= 0 => {
@@ -331,7 +344,7 @@ impl Report {
 
     /// A tunnel line: a URL opened, or a forwarder restored.
     pub fn tunnel(&self, event: &serde_json::Value) {
-        let st = self.state.lock().expect("report lock");
+        let st = self.lock();
         if self.mode == OutputMode::Json {
             let mut v = event.clone();
             v["type"] = json!("tunnel");
@@ -357,8 +370,8 @@ impl Report {
 
     /// The closing summary; in JSON mode it is the last line. The table is for `up`;
     /// `plan` and `status` already printed their counts per host.
-    pub fn summary(&self, hosts: &[String], table: bool) {
-        let mut st = self.state.lock().expect("report lock");
+    pub fn summary(&self, hosts: &[String], table: bool, interrupted: Option<&str>) {
+        let mut st = self.lock();
         if let Some(m) = st.multi.take() {
             let _ = m.clear();
         }
@@ -368,18 +381,27 @@ impl Report {
             .map(|h| (h.clone(), st.tallies.get(h).copied().unwrap_or_default()))
             .collect();
         if self.mode == OutputMode::Json {
-            self.json(
-                json!({"type": "summary", "hosts": tallies, "elapsed_ms": elapsed.as_millis()}),
-            );
+            let mut v =
+                json!({"type": "summary", "hosts": tallies, "elapsed_ms": elapsed.as_millis()});
+            if let Some(signal) = interrupted {
+                v["interrupted"] = json!(signal);
+            }
+            self.json(v);
             return;
         }
         if !table {
             return;
         }
         let width = hosts.iter().map(String::len).max().unwrap_or(4).max(4);
+        // The column exists only in an interrupted run's table.
+        let cut = tallies.values().any(|t| t.interrupted > 0);
         let mut out = format!(
-            "\n{:<width$}  {:>4}  {:>7}  {:>6}  failure",
-            "host", "ok", "changed", "failed"
+            "\n{:<width$}  {:>4}  {:>7}  {:>6}{}  failure",
+            "host",
+            "ok",
+            "changed",
+            "failed",
+            if cut { "  interrupted" } else { "" }
         );
         for (h, t) in &tallies {
             let fail = st
@@ -387,8 +409,13 @@ impl Report {
                 .get(h)
                 .map(|(step, why)| format!("{step}: {why}"))
                 .unwrap_or_default();
+            let stopped = if cut {
+                format!("  {:>11}", t.interrupted)
+            } else {
+                String::new()
+            };
             out.push_str(&format!(
-                "\n{h:<width$}  {:>4}  {:>7}  {:>6}  {fail}",
+                "\n{h:<width$}  {:>4}  {:>7}  {:>6}{stopped}  {fail}",
                 t.ok, t.changed, t.failed
             ));
         }
@@ -399,6 +426,9 @@ impl Report {
             failed_hosts,
             elapsed.as_secs_f64()
         ));
+        if let Some(signal) = interrupted {
+            out.push_str(&format!(" (interrupted by {signal})"));
+        }
         self.line(&st, &out);
     }
 }

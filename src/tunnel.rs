@@ -482,7 +482,14 @@ pub async fn run(
             }
         }
     };
-    let transport = match Transport::connect(cfg, host, bastion.as_ref()).await {
+    let transport = match Transport::connect(
+        cfg,
+        host,
+        bastion.as_ref(),
+        crate::interrupt::Stop::new(),
+    )
+    .await
+    {
         Ok(t) => t,
         Err(e) => {
             report.error(&e.to_string());

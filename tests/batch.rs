@@ -252,7 +252,13 @@ fn hosts_lost_mid_run_fail_alone_and_only_failed_finishes_them() {
     assert_eq!(run.code, 1, "{}", run.explain());
     assert_eq!(failed_hosts(&run), ["h2", "h3"], "{}", run.explain());
     for h in ["h1", "h4"] {
-        assert_eq!(run.tally(h), (2, 8, 0), "{h} converged: {}", run.explain());
+        let n = run.steps_of(h);
+        assert_eq!(
+            run.tally(h),
+            (2, n - 2, 0),
+            "{h} converged: {}",
+            run.explain()
+        );
     }
     for h in ["h2", "h3"] {
         // The step that was running when the host went away names the lost connection.

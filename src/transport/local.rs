@@ -5,7 +5,7 @@ use std::process::Stdio;
 use tokio::process::Command;
 
 use super::{Output, Payload, feed};
-use crate::error::ConnectFailure;
+use crate::error::Error;
 
 #[derive(Default)]
 pub struct Local {
@@ -25,36 +25,16 @@ impl Local {
         self.fresh_login = !root;
     }
 
-    pub async fn run(
-        &self,
-        script: &str,
-        stdin: Option<Payload<'_>>,
-    ) -> Result<Output, ConnectFailure> {
-        let mut cmd = if self.fresh_login {
-            let user = current_user();
-            let mut c = Command::new("sudo");
-            c.args(["-n", "-H", "-u", &user, "--", "bash", "-c", script]);
-            c
-        } else {
-            let mut c = Command::new("bash");
-            c.args(["-c", script]);
-            c
-        };
-        cmd.stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-        let fail = |e: std::io::Error| ConnectFailure {
+    /// Run `bash ARGS`.
+    pub async fn run(&self, args: &[&str], stdin: Option<Payload<'_>>) -> Result<Output, Error> {
+        let fail = |e: std::io::Error| Error::Connect {
             target: "local".into(),
             reason: format!("cannot run bash: {e}"),
         };
-        let mut child = cmd.spawn().map_err(fail)?;
-        if let Some(payload) = stdin {
-            let mut pipe = child.stdin.take().expect("stdin is piped");
+        let mut child = self.spawn(args, stdin.is_some())?;
+        if let Some(payload) = stdin
+            && let Some(mut pipe) = child.stdin.take()
+        {
             feed(&mut pipe, payload).await.map_err(fail)?;
         }
         let out = child.wait_with_output().await.map_err(fail)?;
@@ -62,6 +42,32 @@ impl Local {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    /// Start `bash ARGS`, stdout and stderr piped (stdin too when `stdin`); dropping the
+    /// child kills it.
+    pub fn spawn(&self, args: &[&str], stdin: bool) -> Result<tokio::process::Child, Error> {
+        let mut cmd = if self.fresh_login {
+            let user = current_user();
+            let mut c = Command::new("sudo");
+            c.args(["-n", "-H", "-u", &user, "--", "bash"]).args(args);
+            c
+        } else {
+            let mut c = Command::new("bash");
+            c.args(args);
+            c
+        };
+        cmd.stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // A terminal's Ctrl-C reaches labprov alone, which gives the command its grace
+            // period instead of killing it mid-step.
+            .process_group(0)
+            .kill_on_drop(true);
+        cmd.spawn().map_err(|e| Error::Connect {
+            target: "local".into(),
+            reason: format!("cannot run bash: {e}"),
         })
     }
 }

@@ -2,13 +2,23 @@
 //! the jump host when there is one).
 //!
 //! A transport knows nothing of steps. It runs a script with `bash -c`, optionally streams
-//! a file to its stdin, and reports either the command's result or a [`ConnectFailure`]:
+//! a file to its stdin, and reports either the command's result or an [`Error::Connect`]:
 //! "could not talk to the host" is kept apart from "the command failed".
+//!
+//! Every command carries a token of its own as a positional argument
+//! (`bash -c SCRIPT bash TOKEN`). Once the run's [`Stop`] trips, a running command gets the
+//! profile's `run.grace_period`; then a second command on the same connection finds the
+//! processes whose command line holds the token, collects their descendants (sudo, apt-get,
+//! curl ...) and stops them all, with sudo when there is one. Nothing is written on the host
+//! for this.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use crate::config::{Config, Host};
-use crate::error::ConnectFailure;
+use crate::error::Error;
+use crate::interrupt::Stop;
 
 mod local;
 mod ssh;
@@ -31,45 +41,124 @@ pub struct Output {
     pub stderr: String,
 }
 
-pub enum Transport {
+enum Link {
     Local(Local),
     Ssh(Box<Ssh>),
 }
 
+pub struct Transport {
+    link: Link,
+    stop: Stop,
+    grace: Duration,
+}
+
+/// Stops a command's processes on its host, given its token on stdin (so this script's
+/// own command line does not match). Descendants are collected before any is signalled:
+/// an orphan is re-parented to init and could no longer be found.
+const STOP_SCRIPT: &str = r#"read -r tok || exit 0
+roots=$(pgrep -d ' ' -f -- "$tok") || exit 0
+all=$(ps -e -o pid= -o ppid= | awk -v roots="$roots" '
+  BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) s[r[i]] = 1 }
+  { pp[$1] = $2 }
+  END { do { c = 0; for (p in pp) if (!(p in s) && (pp[p] in s)) { s[p] = 1; c = 1 } } while (c)
+        for (p in s) print p }')
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; elif sudo -n true 2>/dev/null; then sudo -n "$@"; else "$@"; fi; }
+# shellcheck disable=SC2086
+as_root kill -TERM $all 2>/dev/null
+for _ in $(seq 50); do
+  left=; for p in $all; do [ -d "/proc/$p" ] && left="$left $p"; done
+  [ -z "$left" ] && exit 0
+  sleep 0.1
+done
+# shellcheck disable=SC2086
+as_root kill -KILL $left 2>/dev/null
+exit 0
+"#;
+
+/// A token no other command of any run shares.
+fn token() -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!(
+        "labprov-run-{}-{nanos}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 impl Transport {
+    /// Connect to `host`; `stop` is the run's interruption, which every later command
+    /// watches.
     pub async fn connect(
         cfg: &Config,
         host: &Host,
         bastion: Option<&Bastion>,
-    ) -> Result<Transport, ConnectFailure> {
-        match &host.address {
-            None => Ok(Transport::Local(Local::new())),
-            Some(_) => Ssh::connect(cfg, host, bastion)
-                .await
-                .map(|s| Transport::Ssh(Box::new(s))),
-        }
+        stop: Stop,
+    ) -> Result<Transport, Error> {
+        let link = match &host.address {
+            None => Link::Local(Local::new()),
+            Some(_) => Link::Ssh(Box::new(Ssh::connect(cfg, host, bastion).await?)),
+        };
+        Ok(Transport {
+            link,
+            stop,
+            grace: Duration::from_secs(cfg.grace_period),
+        })
     }
 
-    /// Run `script` with bash; `stdin` is streamed to it when given.
-    pub async fn run(
+    /// Run `script` with bash; `stdin` is streamed to it when given. Once the run is
+    /// interrupted no command starts ([`Error::Interrupted`]); a command already running
+    /// may finish within the grace period, and is stopped on the host after it.
+    pub async fn run(&self, script: &str, stdin: Option<Payload<'_>>) -> Result<Output, Error> {
+        if self.stop.is_set() {
+            return Err(Error::Interrupted);
+        }
+        let token = token();
+        let running = self.run_raw(script, &token, stdin);
+        tokio::pin!(running);
+        tokio::select! {
+            r = &mut running => return r,
+            _ = self.stop.wait() => {}
+        }
+        if let Ok(r) = tokio::time::timeout(self.grace, &mut running).await {
+            return r;
+        }
+        // Best effort: if the host cannot be reached now, nothing more can be done from here.
+        let _ = self
+            .run_raw(
+                STOP_SCRIPT,
+                "",
+                Some(Payload::Bytes(format!("{token}\n").as_bytes())),
+            )
+            .await;
+        let _ = tokio::time::timeout(Duration::from_secs(15), &mut running).await;
+        Err(Error::Interrupted)
+    }
+
+    async fn run_raw(
         &self,
         script: &str,
+        token: &str,
         stdin: Option<Payload<'_>>,
-    ) -> Result<Output, ConnectFailure> {
-        match self {
-            Transport::Local(l) => l.run(script, stdin).await,
-            Transport::Ssh(s) => s.run(script, stdin).await,
+    ) -> Result<Output, Error> {
+        let args = ["-c", script, "bash", token];
+        match &self.link {
+            Link::Local(l) => l.run(&args, stdin).await,
+            Link::Ssh(s) => s.run(&args, stdin).await,
         }
     }
 
     /// Start a fresh login so group changes made by a step apply to what follows.
-    pub async fn relogin(&mut self) -> Result<(), ConnectFailure> {
-        match self {
-            Transport::Local(l) => {
+    pub async fn relogin(&mut self) -> Result<(), Error> {
+        match &mut self.link {
+            Link::Local(l) => {
                 l.relogin();
                 Ok(())
             }
-            Transport::Ssh(s) => s.reconnect().await,
+            Link::Ssh(s) => s.reconnect().await,
         }
     }
 
@@ -80,18 +169,18 @@ impl Transport {
         host: &str,
         port: u16,
         open: bool,
-    ) -> Result<(), ConnectFailure> {
-        match self {
-            Transport::Local(_) => Err(ConnectFailure {
+    ) -> Result<(), Error> {
+        match &self.link {
+            Link::Local(_) => Err(Error::Connect {
                 target: "local".into(),
                 reason: "forwards are for hosts reached over SSH".into(),
             }),
-            Transport::Ssh(s) => s.forward(local, host, port, open).await,
+            Link::Ssh(s) => s.forward(local, host, port, open).await,
         }
     }
 
     pub async fn close(self) {
-        if let Transport::Ssh(s) = self {
+        if let Link::Ssh(s) = self.link {
             s.close().await;
         }
     }

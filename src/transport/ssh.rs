@@ -7,11 +7,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
+use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder};
 
 use super::{Output, Payload, feed};
 use crate::config::{Config, Host, HostKeyPolicy};
-use crate::error::ConnectFailure;
+use crate::error::Error;
 
 pub struct Ssh {
     builder: SessionBuilder,
@@ -69,7 +69,7 @@ async fn connect_with_retry(
     b: &SessionBuilder,
     destination: &str,
     target: &str,
-) -> Result<Session, ConnectFailure> {
+) -> Result<Session, Error> {
     let mut delay = Duration::from_millis(300);
     let mut attempt = 1;
     loop {
@@ -83,7 +83,7 @@ async fn connect_with_retry(
                     } else {
                         String::new()
                     };
-                    return Err(ConnectFailure {
+                    return Err(Error::Connect {
                         target: target.to_string(),
                         reason: format!("{reason}{tries}"),
                     });
@@ -110,7 +110,7 @@ pub struct Bastion {
 }
 
 impl Bastion {
-    pub async fn connect(cfg: &Config) -> Result<Option<Bastion>, ConnectFailure> {
+    pub async fn connect(cfg: &Config) -> Result<Option<Bastion>, Error> {
         let Some(jump) = &cfg.ssh.jump else {
             return Ok(None);
         };
@@ -126,7 +126,7 @@ impl Bastion {
         let dir = tempfile::Builder::new()
             .prefix("labprov-ssh")
             .tempdir()
-            .map_err(|e| ConnectFailure {
+            .map_err(|e| Error::Connect {
                 target: format!("jump host {jump}"),
                 reason: format!("cannot write an ssh config: {e}"),
             })?;
@@ -152,7 +152,7 @@ impl Bastion {
                 shlex::try_quote(&inc.to_string_lossy()).unwrap_or_default()
             ));
         }
-        std::fs::write(&config, text).map_err(|e| ConnectFailure {
+        std::fs::write(&config, text).map_err(|e| Error::Connect {
             target: format!("jump host {jump}"),
             reason: format!("cannot write an ssh config: {e}"),
         })?;
@@ -173,7 +173,7 @@ impl Ssh {
         cfg: &Config,
         host: &Host,
         bastion: Option<&Bastion>,
-    ) -> Result<Ssh, ConnectFailure> {
+    ) -> Result<Ssh, Error> {
         let mut b = base_builder(cfg);
         if let Some(user) = host.user.as_ref().or(cfg.ssh.user.as_ref()) {
             b.user(user.clone());
@@ -215,7 +215,7 @@ impl Ssh {
     }
 
     /// (Re)open the master, retrying transient failures with backoff.
-    pub async fn reconnect(&mut self) -> Result<(), ConnectFailure> {
+    pub async fn reconnect(&mut self) -> Result<(), Error> {
         if let Some(old) = self.session.take() {
             let _ = old.close().await;
         }
@@ -225,38 +225,31 @@ impl Ssh {
     }
 
     /// A connection failure of this host.
-    fn lost(&self, reason: String) -> ConnectFailure {
-        ConnectFailure {
+    fn lost(&self, reason: String) -> Error {
+        Error::Connect {
             target: self.target(),
             reason,
         }
     }
 
-    fn session(&self) -> Result<&Session, ConnectFailure> {
+    fn session(&self) -> Result<&Session, Error> {
         self.session
             .as_ref()
             .ok_or_else(|| self.lost("not connected".into()))
     }
 
-    pub async fn run(
-        &self,
-        script: &str,
-        stdin: Option<Payload<'_>>,
-    ) -> Result<Output, ConnectFailure> {
+    /// Run `bash ARGS` on the host, as a channel on the master.
+    ///
+    /// The channel's client is spawned here rather than by the crate (the same command line
+    /// the crate's process mux uses) so that it gets a process group of its own: a
+    /// terminal's Ctrl-C then reaches labprov alone, which gives the remote command its
+    /// grace period, instead of cutting the channel while the command runs on.
+    pub async fn run(&self, args: &[&str], stdin: Option<Payload<'_>>) -> Result<Output, Error> {
         let lost = |reason: String| self.lost(reason);
         let session = self.session()?;
-        let mut cmd = session.command("bash");
-        cmd.arg("-c").arg(script);
-        cmd.stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-        let mut child = cmd.spawn().await.map_err(|e| lost(describe(&e)))?;
+        let mut child = self.spawn(args, stdin.is_some())?;
         if let Some(payload) = stdin
-            && let Some(mut pipe) = child.stdin().take()
+            && let Some(mut pipe) = child.stdin.take()
         {
             feed(&mut pipe, payload)
                 .await
@@ -277,12 +270,42 @@ impl Ssh {
             }
             Err(e) => {
                 if session.check().await.is_err() {
-                    Err(lost(format!("the connection was lost ({})", describe(&e))))
+                    Err(lost(format!("the connection was lost ({e})")))
                 } else {
-                    Err(lost(describe(&e)))
+                    Err(lost(e.to_string()))
                 }
             }
         }
+    }
+
+    /// Start `bash ARGS` on the host and hand back its channel's client, stdout and stderr
+    /// piped (stdin too when `stdin`); dropping it ends the channel.
+    pub fn spawn(&self, args: &[&str], stdin: bool) -> Result<tokio::process::Child, Error> {
+        let lost = |reason: String| self.lost(reason);
+        let session = self.session()?;
+        let mut remote = String::from("bash");
+        for a in args {
+            let quoted = shlex::try_quote(a)
+                .map_err(|e| Error::internal(format!("a script cannot be quoted: {e}")))?;
+            remote.push(' ');
+            remote.push_str(&quoted);
+        }
+        let mut cmd = tokio::process::Command::new("ssh");
+        cmd.arg("-S")
+            .arg(session.control_socket())
+            .args(["-o", "BatchMode=yes", "-T", "-p", "9", "none", "--"])
+            .arg(remote)
+            .stdin(if stdin {
+                std::process::Stdio::piped()
+            } else {
+                std::process::Stdio::null()
+            })
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        cmd.spawn()
+            .map_err(|e| lost(format!("cannot run ssh: {e}")))
     }
 
     /// Forward `127.0.0.1:local` here to `host:port` as seen from the remote host, on the
@@ -293,7 +316,7 @@ impl Ssh {
         host: &str,
         port: u16,
         open: bool,
-    ) -> Result<(), ConnectFailure> {
+    ) -> Result<(), Error> {
         let lost = |reason: String| self.lost(reason);
         let session = self.session()?;
         let listen = openssh::Socket::TcpSocket {

@@ -30,16 +30,19 @@ fetch_verified() {
 {%- else %}
   if ! curl -fsSL --retry 3 -o "$out.partial" "$url"; then
     echo "download failed: $url" >&2
+    printf '::artifact %s\n' "$url"
     return 1
   fi
 {%- endif %}
   if [ -z "$sha" ]; then
     if ! sha=$(curl -fsSL --retry 3 "$sha_url" | awk '{print tolower($1); exit}'); then
       echo "cannot fetch checksum $sha_url" >&2
+      printf '::artifact %s\n' "$sha_url"
       return 1
     fi
     if ! printf '%s' "$sha" | grep -Eqx '[0-9a-f]{64}'; then
       echo "checksum file $sha_url holds no sha256 digest" >&2
+      printf '::artifact %s\n' "$sha_url"
       return 1
     fi
   fi
@@ -47,6 +50,8 @@ fetch_verified() {
   if [ "$actual" != "$sha" ]; then
     rm -f "$out.partial"
     echo "sha256 mismatch for $url: expected $sha, got $actual" >&2
+    # For the engine: the artifact, the digest wanted and the one found.
+    printf '::artifact %s %s %s\n' "$url" "$sha" "$actual"
     return 3
   fi
   mv "$out.partial" "$out"

@@ -465,6 +465,15 @@ impl Run {
         )
     }
 
+    /// How many step outcomes a host had in this run: what a tally is compared with,
+    /// so no test hard-codes how many steps labprov has.
+    pub fn steps_of(&self, host: &str) -> u64 {
+        self.events
+            .iter()
+            .filter(|e| e["type"] == "step" && e["host"] == host)
+            .count() as u64
+    }
+
     /// The outcome event of one step on one host.
     pub fn step(&self, host: &str, step: &str) -> &Value {
         self.events

@@ -147,6 +147,16 @@ pub struct Background {
 
 impl Background {
     pub fn start(world: &World, profile: &Path, args: &[&str]) -> Background {
+        Background::start_env(world, profile, args, &[])
+    }
+
+    /// [`Background::start`] with extra environment variables (e.g. its own `TMPDIR`).
+    pub fn start_env(
+        world: &World,
+        profile: &Path,
+        args: &[&str],
+        env: &[(&str, &Path)],
+    ) -> Background {
         let n = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -160,6 +170,7 @@ impl Background {
             .args(args)
             .env("XDG_CACHE_HOME", world.dir.join("controller-cache"))
             .env("XDG_STATE_HOME", world.dir.join("controller-state"))
+            .envs(env.iter().copied())
             .stdin(std::process::Stdio::null())
             .stdout(std::fs::File::create(&out).unwrap())
             .stderr(std::fs::File::create(&err).unwrap())
