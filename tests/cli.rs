@@ -7,21 +7,8 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Run, World, labprov};
+use common::{Run, UP_STEPS, World, labprov};
 use support::{address, calls_with, connection_attempts, labprov_plain, poll};
-
-const STEPS: [&str; 10] = [
-    "facts",
-    "docker",
-    "minikube",
-    "kubectl",
-    "istioctl",
-    "cluster",
-    "addons",
-    "dns",
-    "istio",
-    "manifests",
-];
 
 /// Steps a fresh world host changes on its first `up` (facts only checks; dns finds the
 /// node resolving once the cluster is up).
@@ -91,7 +78,7 @@ fn quiet_drops_the_facts_and_journal_lines_and_verbose_adds_ok_steps_and_phases(
         "{}",
         normal.stdout
     );
-    for step in STEPS {
+    for step in UP_STEPS {
         assert!(
             !has_line(&normal, &format!("h1: {step} ")),
             "{step} is listed without -v:\n{}",
@@ -110,7 +97,7 @@ fn quiet_drops_the_facts_and_journal_lines_and_verbose_adds_ok_steps_and_phases(
             verbose.stdout
         );
     }
-    for step in STEPS {
+    for step in UP_STEPS {
         assert!(
             has_line(&verbose, &format!("h1: {step} ok (")),
             "-v lists {step}:\n{}",
@@ -139,7 +126,7 @@ fn hosts_flag_reaches_exactly_the_addresses_given() {
         "the addresses stand for the profile's h1, h2"
     );
     for a in [&a1, &a2] {
-        assert_eq!(both.states(a).len(), STEPS.len(), "{}", both.explain());
+        assert_eq!(both.states(a).len(), UP_STEPS.len(), "{}", both.explain());
     }
     let after_both = poll(
         "both hosts to log the contact",
@@ -154,7 +141,7 @@ fn hosts_flag_reaches_exactly_the_addresses_given() {
     assert_eq!(one.code, 0, "{}", one.explain());
     let hosts: Vec<&String> = one.summary()["hosts"].as_object().unwrap().keys().collect();
     assert_eq!(hosts, [&a2]);
-    assert_eq!(one.states(&a2).len(), STEPS.len(), "{}", one.explain());
+    assert_eq!(one.states(&a2).len(), UP_STEPS.len(), "{}", one.explain());
     poll("h2 to log the contact", Duration::from_secs(30), || {
         (seen("h2") > after_both.1).then_some(())
     });
