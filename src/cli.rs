@@ -27,6 +27,12 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub quiet: u8,
 
+    /// Go ahead with versions that do not support each other (an Istio release on a
+    /// Kubernetes it does not support, kubectl more than one minor from the cluster); the
+    /// profile check then only warns.
+    #[arg(long, global = true)]
+    pub allow_unsupported: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }

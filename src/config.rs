@@ -15,10 +15,24 @@ use toml::Spanned;
 use crate::error::{Error, Result};
 use crate::profile::{Layer, Source, Sourced};
 
-pub const DEFAULT_MINIKUBE: &str = "v1.37.0";
-pub const DEFAULT_KUBECTL: &str = "v1.34.1";
-pub const DEFAULT_ISTIO: &str = "1.27.3";
-pub const DEFAULT_KUBERNETES: &str = "v1.34.0";
+// The pinned releases (checked 2026-12-01; crate::compat refuses pairs that do not support
+// each other, with these sources):
+// - minikube v1.39.0 (2026-09-01, its newest release): supports Kubernetes v1.28.0 to v1.37.0,
+//   default v1.37.0 (release notes "Add support for Kubernetes v1.36 and v1.37 (default:
+//   v1.37.0)"; pkg/minikube/constants/constants.go OldestKubernetesVersion /
+//   NewestKubernetesVersion = DefaultKubernetesVersion).
+// - Kubernetes v1.37.0: minikube's newest (a newer patch makes minikube ask GitHub first),
+//   supported upstream until 2027-10-28 (kubernetes.io/releases/1.37).
+// - kubectl v1.37.1 (2026-09-15): the same minor as the cluster; kubectl is supported within
+//   one minor of the API server (kubernetes.io/releases/version-skew-policy/#kubectl).
+// - Istio 1.31.1: Istio 1.31 supports Kubernetes 1.32 to 1.37, end of life ~Feb 2027
+//   (istio.io/latest/docs/releases/supported-releases, from istio/istio.io
+//   data/compatibility/supportStatus.yml); 1.30 stops at 1.36 and reaches its end of life
+//   about now, 1.29 was due to end on 2026-10-12.
+pub const DEFAULT_MINIKUBE: &str = "v1.39.0";
+pub const DEFAULT_KUBECTL: &str = "v1.37.1";
+pub const DEFAULT_ISTIO: &str = "1.31.1";
+pub const DEFAULT_KUBERNETES: &str = "v1.37.0";
 
 /// Architectures a target may report (`dpkg --print-architecture`); URLs are rendered for each.
 pub const ARCHES: &[&str] = &["amd64", "arm64"];

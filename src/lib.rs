@@ -59,14 +59,23 @@ pub fn run(cli: Cli) -> i32 {
     }
 }
 
-fn load_config(profile: Option<&str>) -> Result<Config> {
-    let spec = match profile {
+fn load_config(cli: &Cli, report: &Report) -> Result<Config> {
+    let spec = match cli.profile.as_deref() {
         Some(p) => p.to_string(),
         None if Path::new("labprov.toml").is_file() => "labprov.toml".to_string(),
         None => "local".to_string(),
     };
     let layers = profile::load(&spec)?;
-    Config::from_layers(&layers)
+    let cfg = Config::from_layers(&layers)?;
+    // Versions that do not support each other are refused like any bad value, unless the
+    // user says to go ahead.
+    if let Some(e) = compat::unsupported(&cfg, &layers) {
+        if !cli.allow_unsupported {
+            return Err(e);
+        }
+        report.warn(&format!("--allow-unsupported: going ahead although {e}"));
+    }
+    Ok(cfg)
 }
 
 fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
@@ -78,7 +87,7 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
             return Ok(0);
         }
         Command::Render { out } => {
-            let cfg = load_config(cli.profile.as_deref())?;
+            let cfg = load_config(&cli, &report)?;
             let n = render_to(&cfg, out)?;
             report.info(&format!("wrote {n} files to {}", out.display()));
             return Ok(0);
@@ -89,7 +98,7 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
             check_every,
             targets,
         } => {
-            let cfg = load_config(cli.profile.as_deref())?;
+            let cfg = load_config(&cli, &report)?;
             let hosts = inventory::select(&cfg, targets, None)?;
             let [host] = hosts.as_slice() else {
                 let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
@@ -130,7 +139,7 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
         ),
         Command::Reset { targets, .. } => (Mode::Reset, targets),
     };
-    let mut cfg = load_config(cli.profile.as_deref())?;
+    let mut cfg = load_config(&cli, &report)?;
     let scope = match &cli.command {
         Command::Apply {
             bundles, remove, ..

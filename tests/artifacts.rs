@@ -11,8 +11,8 @@ use std::process::Command;
 use common::{World, root};
 use support::{host_sh, state};
 
-const ISTIO_TARBALL: &str = "istio/releases/download/1.27.3/istio-1.27.3-linux-amd64.tar.gz";
-const KUBECTL: &str = "kubectl/release/v1.34.1/bin/linux/amd64/kubectl";
+const ISTIO_TARBALL: &str = "istio/releases/download/1.31.1/istio-1.31.1-linux-amd64.tar.gz";
+const KUBECTL: &str = "kubectl/release/v1.37.1/bin/linux/amd64/kubectl";
 
 fn sha256(bytes: &[u8]) -> String {
     use sha2::Digest;
@@ -81,8 +81,8 @@ fn older_minikube_and_kubectl_are_replaced_by_the_pinned_versions() {
     let plan = world.labprov(&["plan"]);
     assert_eq!(plan.code, 0, "{}", plan.explain());
     for (step, reason) in [
-        ("minikube", "minikube v1.36.0 is installed, v1.37.0 wanted"),
-        ("kubectl", "kubectl v1.33.4 is installed, v1.34.1 wanted"),
+        ("minikube", "minikube v1.36.0 is installed, v1.39.0 wanted"),
+        ("kubectl", "kubectl v1.33.4 is installed, v1.37.1 wanted"),
     ] {
         let s = state(&plan, "h1", step);
         assert_eq!(s["state"], "needs-change", "{}", plan.explain());
@@ -94,12 +94,12 @@ fn older_minikube_and_kubectl_are_replaced_by_the_pinned_versions() {
     for step in ["minikube", "kubectl"] {
         assert_eq!(up.step("h1", step)["kind"], "changed", "{}", up.explain());
     }
-    assert_eq!(version("minikube version --short"), "v1.37.0");
-    assert_eq!(version(kubectl_version), "v1.34.1");
+    assert_eq!(version("minikube version --short"), "v1.39.0");
+    assert_eq!(version(kubectl_version), "v1.37.1");
     for (path, served) in [
         (
             "/usr/local/bin/minikube",
-            "minikube/releases/download/v1.37.0/minikube-linux-amd64",
+            "minikube/releases/download/v1.39.0/minikube-linux-amd64",
         ),
         ("/usr/local/bin/kubectl", KUBECTL),
     ] {
@@ -171,7 +171,7 @@ fn a_corrupt_istio_tarball_fails_istioctl_only_and_lands_nowhere() {
     // partial unpack is removed.
     std::fs::write(
         &sums,
-        format!("{}  istio-1.27.3-linux-amd64.tar.gz\n", sha256(truncated)),
+        format!("{}  istio-1.31.1-linux-amd64.tar.gz\n", sha256(truncated)),
     )
     .unwrap();
     let up = world.labprov(&["up"]);
@@ -183,10 +183,10 @@ fn a_corrupt_istio_tarball_fails_istioctl_only_and_lands_nowhere() {
     let up = world.labprov(&["up"]);
     assert_eq!(up.code, 0, "{}", up.explain());
     assert_eq!(up.step("h1", "istioctl")["kind"], "changed");
-    assert_eq!(entries(&world, "h1", "/opt/labprov"), ["istio-1.27.3"]);
+    assert_eq!(entries(&world, "h1", "/opt/labprov"), ["istio-1.31.1"]);
     assert_eq!(
         std::fs::read_link(world.host_file("h1", "/usr/local/bin/istioctl")).unwrap(),
-        Path::new("/opt/labprov/istio-1.27.3/bin/istioctl")
+        Path::new("/opt/labprov/istio-1.31.1/bin/istioctl")
     );
 }
 

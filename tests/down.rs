@@ -56,7 +56,7 @@ fn down_twice_then_up_again_then_purge() {
         "/usr/local/bin/minikube",
         "/usr/local/bin/kubectl",
         "/usr/local/bin/istioctl",
-        "/opt/labprov/istio-1.27.3",
+        "/opt/labprov/istio-1.31.1",
         "/home/student/.local/state/labprov",
         "/home/student/.minikube",
     ] {

@@ -769,3 +769,124 @@ fn tunnel_with_the_local_profile_opens_hello_node_kiali_and_the_gateway() {
         );
     }
 }
+
+/// Versions that do not support each other are refused when the profile is read (so by
+/// `plan` too, before any host is contacted), pointing at the value and naming the table it
+/// comes from; `--allow-unsupported` goes ahead with a warning.
+#[test]
+fn unsupported_version_pairs_are_refused_with_their_place_and_source() {
+    // Positive control: the pinned releases support each other.
+    let pinned = render_with("");
+    assert_eq!(pinned.code, 0, "{}", pinned.explain());
+    assert!(!pinned.stderr.contains("warning"), "{}", pinned.explain());
+
+    // An older Istio on the default Kubernetes (v1.37.0): blamed where the user set it.
+    let old_istio = render_with("[versions]\nistio = \"1.27.3\"\n");
+    assert_eq!(old_istio.code, 2, "{}", old_istio.explain());
+    for want in [
+        "error: invalid value for `versions.istio`: Istio 1.27 supports Kubernetes 1.29 to 1.33, not 1.37",
+        "https://istio.io/latest/docs/releases/supported-releases/",
+        "data/compatibility/supportStatus.yml",
+        "--allow-unsupported",
+        "p.toml:3:9",
+    ] {
+        assert!(
+            old_istio.stderr.contains(want),
+            "`{want}` in\n{}",
+            old_istio.explain()
+        );
+    }
+    // A Kubernetes the pinned Istio (1.31: 1.32 to 1.37) does not support, set by the user.
+    let old_k8s = render_with("[cluster]\nkubernetes_version = \"v1.31.4\"\n");
+    assert_eq!(old_k8s.code, 2, "{}", old_k8s.explain());
+    assert!(
+        old_k8s.stderr.contains(
+            "invalid value for `cluster.kubernetes_version`: Istio 1.31 supports Kubernetes 1.32 \
+             to 1.37, not 1.31"
+        ) && old_k8s.stderr.contains("p.toml:3:22"),
+        "{}",
+        old_k8s.explain()
+    );
+    // An Istio the table does not know at all.
+    let unknown = render_with("[versions]\nistio = \"1.22.0\"\n");
+    assert_eq!(unknown.code, 2, "{}", unknown.explain());
+    assert!(
+        unknown
+            .stderr
+            .contains("Istio 1.22 is not in labprov's table"),
+        "{}",
+        unknown.explain()
+    );
+
+    // kubectl: one minor away is supported, two are not.
+    let one = render_with("[versions]\nkubectl = \"v1.36.4\"\n");
+    assert_eq!(one.code, 0, "{}", one.explain());
+    let two = render_with("[versions]\nkubectl = \"v1.35.0\"\n");
+    assert_eq!(two.code, 2, "{}", two.explain());
+    for want in [
+        "invalid value for `versions.kubectl`: kubectl v1.35.0 is more than 1 minor version away \
+         from Kubernetes v1.37.0",
+        "https://kubernetes.io/releases/version-skew-policy/#kubectl",
+        "p.toml:3:11",
+    ] {
+        assert!(two.stderr.contains(want), "`{want}` in\n{}", two.explain());
+    }
+
+    // The override: the same profile goes ahead, saying what it overrides.
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("p.toml");
+    std::fs::write(
+        &profile,
+        "extends = \"local\"\n[versions]\nistio = \"1.27.3\"\n",
+    )
+    .unwrap();
+    let allowed = common::Run::new(
+        common::labprov()
+            .arg("--profile")
+            .arg(&profile)
+            .args([
+                "--allow-unsupported",
+                "--output",
+                "plain",
+                "render",
+                "--out",
+            ])
+            .arg(dir.path().join("out"))
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(allowed.code, 0, "{}", allowed.explain());
+    assert!(
+        allowed
+            .stderr
+            .contains("warning: --allow-unsupported: going ahead although invalid value for `versions.istio`: Istio 1.27"),
+        "{}",
+        allowed.explain()
+    );
+
+    // `plan` refuses the same way, before contacting the host (a documentation address: were
+    // it contacted, the run would fail with 1, not 2).
+    std::fs::write(
+        &profile,
+        "[ssh]\nuser = \"student\"\nconnect_timeout = 2\n\n[[hosts]]\nname = \"vm\"\n\
+         address = \"192.0.2.7\"\n\n[versions]\nistio = \"1.27.3\"\n",
+    )
+    .unwrap();
+    let plan = common::Run::new(
+        common::labprov()
+            .arg("--profile")
+            .arg(&profile)
+            .args(["--output", "json", "plan"])
+            .env("XDG_STATE_HOME", dir.path().join("state"))
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(plan.code, 2, "{}", plan.explain());
+    assert!(
+        plan.stderr
+            .contains("Istio 1.27 supports Kubernetes 1.29 to 1.33, not 1.37")
+            && plan.stderr.contains("p.toml:10:9"),
+        "{}",
+        plan.explain()
+    );
+}

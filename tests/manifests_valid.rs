@@ -243,7 +243,7 @@ fn kubernetes_validate(args: &[&str], files: &[PathBuf]) -> Output {
     }
 }
 
-/// (major, minor) of a version like `v1.34.0` or `1.34`.
+/// (major, minor) of a version like `v1.37.0` or `1.37`.
 fn major_minor(v: &str) -> (u32, u32) {
     let mut parts = v.trim_start_matches('v').split('.');
     let mut next = || {
@@ -284,7 +284,7 @@ fn newest_supported() -> String {
 
 #[test]
 fn core_objects_pass_kubernetes_validate_strict() {
-    // The profile's Kubernetes version (v1.34.0 by default); should kubernetes-validate not
+    // The profile's Kubernetes version (v1.37.0 by default); should kubernetes-validate not
     // have schemas that new, its newest, said on stderr (it picks the newest schema not newer
     // than what it is asked for, so the minor it reports is checked below).
     let wanted = profile_kubernetes_version();

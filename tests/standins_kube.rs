@@ -322,7 +322,7 @@ fn minikube_docker_and_the_node_hold_to_the_machine_they_run_on() {
     assert_eq!(all[1]["Requested"]["memory"], "3g");
     assert_eq!(all[1]["Effective"]["Memory"], 4096);
 
-    // Kubernetes versions this minikube (v1.37.0) does not support.
+    // Kubernetes versions this minikube (v1.39.0) does not support.
     let old = world.exec(
         "h1",
         Some(&world.user),
@@ -342,7 +342,7 @@ fn minikube_docker_and_the_node_hold_to_the_machine_they_run_on() {
     let new = world.exec(
         "h1",
         Some(&world.user),
-        &["minikube", "start", "--kubernetes-version=v1.35.0"],
+        &["minikube", "start", "--kubernetes-version=v1.38.0"],
     );
     assert_eq!(new.status.code(), Some(40), "{}", text(&new));
     assert!(
@@ -433,7 +433,7 @@ fn a_call_that_cannot_be_logged_fails_loudly() {
             "bash",
             "-c",
             &format!(
-                "curl -fsS -o /usr/local/bin/minikube {}/minikube/releases/download/v1.37.0/\
+                "curl -fsS -o /usr/local/bin/minikube {}/minikube/releases/download/v1.39.0/\
                  minikube-linux-amd64 && chmod 0755 /usr/local/bin/minikube",
                 mirror_url(&world)
             ),

@@ -47,7 +47,7 @@ fn fresh_host_converges_and_a_rerun_is_one_connection_one_round_trip() {
         world
             .host_file(
                 "h1",
-                "/opt/labprov/istio-1.27.3/samples/bookinfo/platform/kube/bookinfo.yaml"
+                "/opt/labprov/istio-1.31.1/samples/bookinfo/platform/kube/bookinfo.yaml"
             )
             .is_file()
     );
@@ -145,7 +145,7 @@ fn root_login_user_gets_minikube_with_force() {
 #[test]
 fn corrupted_artifact_fails_its_step_only() {
     let world = World::start(1);
-    let kubectl = world.mirror_file("kubectl/release/v1.34.1/bin/linux/amd64/kubectl");
+    let kubectl = world.mirror_file("kubectl/release/v1.37.1/bin/linux/amd64/kubectl");
     let good = std::fs::read_to_string(kubectl.with_extension("sha256")).unwrap_or_default();
     std::fs::write(&kubectl, b"#!/bin/sh\necho tampered\n").unwrap();
     let bad = {
@@ -252,7 +252,7 @@ fn push_mode_streams_artifacts_from_the_controller() {
     for artifact in [
         "minikube-linux-amd64 ",
         "bin/linux/amd64/kubectl ",
-        "istio-1.27.3-linux-amd64.tar.gz ",
+        "istio-1.31.1-linux-amd64.tar.gz ",
     ] {
         let fetched = log
             .lines()
@@ -363,7 +363,7 @@ fn drifted_cluster_is_reported_not_recreated() {
     assert_eq!(world.calls_of("h1", "minikube", "delete").len(), 1);
 }
 
-/// Every cluster setting away from labprov's defaults (4 CPUs, 8g, v1.34.0, cilium,
+/// Every cluster setting away from labprov's defaults (4 CPUs, 8g, v1.37.0, cilium,
 /// metrics-server + dashboard) reaches minikube: a dropped flag would fall back to a default
 /// and go unnoticed if the expected values were the defaults.
 #[test]
@@ -376,7 +376,7 @@ fn non_default_cluster_settings_reach_minikube() {
             // The world's machines have 2 CPUs: the only count above minikube's minimum.
             ("cpus", "2"),
             ("memory", "\"3g\""),
-            ("kubernetes_version", "\"v1.33.5\""),
+            ("kubernetes_version", "\"v1.36.4\""),
             ("cni", "\"calico\""),
             ("addons", "[\"ingress\", \"metrics-server\"]"),
         ],
@@ -391,7 +391,7 @@ fn non_default_cluster_settings_reach_minikube() {
             "--cni=calico",
             "--cpus=2",
             "--memory=3g",
-            "--kubernetes-version=v1.33.5",
+            "--kubernetes-version=v1.36.4",
         ]],
         "the whole argv of minikube start"
     );
