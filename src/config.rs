@@ -422,13 +422,8 @@ impl Config {
                 .collect::<Result<_>>()?,
         };
         // The pool is minikube's, not the profile's (see crate::compat::MINIKUBE_POD_CIDR).
+        // The key stays in the raw schema only so that an old profile hears why, whatever its value.
         if let Some(p) = pick(layers, |r| c(r)?.pod_cidr.as_ref()) {
-            p.value.parse::<ipnet::IpNet>().map_err(|e| {
-                p.invalid(
-                    "cluster.pod_cidr",
-                    format!("`{}` is not a CIDR ({e})", p.value),
-                )
-            })?;
             return Err(p.invalid("cluster.pod_cidr", crate::compat::pod_cidr_removed()));
         }
         let pod_cidr = crate::compat::MINIKUBE_POD_CIDR.to_string();

@@ -123,10 +123,27 @@ fn wrong_type_names_the_key() {
 #[test]
 fn bad_cidr_points_at_the_value() {
     assert_rejected(
-        "[cluster]\npod_cidr = \"10.0.0.0/33\"\n",
-        "error: invalid value for `cluster.pod_cidr`: `10.0.0.0/33` is not a CIDR (invalid IP address syntax)\n  \
-         --> bad.toml:10:12\n   |\n10 | pod_cidr = \"10.0.0.0/33\"\n   |            ^^^^^^^^^^^^^\n",
+        "[lab]\negress_cidr = \"10.0.0.0/33\"\n",
+        "error: invalid value for `lab.egress_cidr`: `10.0.0.0/33` is not a CIDR (invalid IP address syntax)\n  \
+         --> bad.toml:10:15\n   |\n10 | egress_cidr = \"10.0.0.0/33\"\n   |               ^^^^^^^^^^^^^\n",
     );
+}
+
+/// `cluster.pod_cidr` was accepted once and did nothing: an old profile is told why, at the line.
+#[test]
+fn the_removed_pod_cidr_key_says_why() {
+    for value in ["10.0.0.0/8", "not a cidr"] {
+        assert_rejected(
+            &format!("[cluster]\npod_cidr = \"{value}\"\n"),
+            &format!(
+                "error: invalid value for `cluster.pod_cidr`: this key was removed: minikube gives every cluster \
+                 the pod pool 10.244.0.0/16 (for --cni=cilium too: kubernetes/minikube pkg/minikube/cni/cilium.go), \
+                 which labprov cannot change; delete the line\n  \
+                 --> bad.toml:10:12\n   |\n10 | pod_cidr = \"{value}\"\n   |            {}\n",
+                "^".repeat(value.len() + 2)
+            ),
+        );
+    }
 }
 
 #[test]
@@ -240,7 +257,7 @@ fn unknown_or_conflicting_bundles() {
     assert_rejected(
         "[lab]\nbundles = [\"hello-node\", \"adons\"]\n",
         "error: invalid value for `lab.bundles`: no bundle `adons`: did you mean `addons`? (bundles: hello-node, netpol-deny-all, \
-         netpol-allow-specific, netpol-restrict-egress, bookinfo, destination-rules, routing-all-v1, routing-weighted, mtls-strict, addons)\n  \
+         netpol-allow-specific, netpol-restrict-egress, bookinfo, destination-rules, routing-all-v1, routing-weighted, mtls-strict, exercise-pods, addons)\n  \
          --> bad.toml:10:26\n   |\n10 | bundles = [\"hello-node\", \"adons\"]\n   |                          ^^^^^^^\n",
     );
     assert_rejected(
