@@ -60,6 +60,11 @@ pub struct Targets {
     #[arg(long)]
     pub only_failed: bool,
 
+    /// up, down, reset, apply: refuse a host whose lock another run holds, instead of
+    /// waiting for it (up to the profile's run.lock_timeout).
+    #[arg(long)]
+    pub no_wait: bool,
+
     /// How many hosts to provision at once (default: the profile's run.parallel, 16).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=512))]
     pub parallel: Option<u32>,

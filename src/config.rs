@@ -55,6 +55,8 @@ pub struct Config {
     /// Seconds a running remote command may go on after Ctrl-C or SIGTERM before labprov
     /// stops it (and its children) on the host.
     pub grace_period: u64,
+    /// Seconds a run waits for another run's lock on a host before that host fails.
+    pub lock_timeout: u64,
     pub lab: Lab,
     /// Local port of each `labprov tunnel` service.
     pub tunnel: std::collections::BTreeMap<String, u16>,
@@ -516,6 +518,14 @@ impl Config {
             }
         };
 
+        let lock_timeout = match pick(layers, |r| r.run.as_ref()?.lock_timeout.as_ref()) {
+            None => 1800,
+            Some(t) if (1..=86400).contains(&t.value) => u64::from(t.value),
+            Some(t) => {
+                return Err(t.invalid("run.lock_timeout", "must be between 1 and 86400 (seconds)"));
+            }
+        };
+
         Ok(Config {
             path: top.path.clone(),
             name: pick_plain(layers, |r| r.name.as_ref()).unwrap_or_else(|| {
@@ -554,6 +564,7 @@ impl Config {
             paths: Paths { bin_dir, istio_dir },
             parallel,
             grace_period,
+            lock_timeout,
             lab: lab(layers)?,
             tunnel: tunnel_ports(layers)?,
         })

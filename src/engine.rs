@@ -35,6 +35,14 @@ pub enum Mode {
     Reset,
 }
 
+/// The run's claim on each host it changes: who it is (shown to a run that waits) and how
+/// long it waits for another run's lock (`None`: `--no-wait`).
+#[derive(Debug, Clone)]
+pub struct LockSpec {
+    pub owner: String,
+    pub wait: Option<std::time::Duration>,
+}
+
 /// What one host's run came to, for the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HostResult {
@@ -54,6 +62,7 @@ struct Shared {
     scope: Scope,
     bastion: Option<Bastion>,
     stop: Stop,
+    lock: LockSpec,
 }
 
 impl Shared {
@@ -104,6 +113,7 @@ pub async fn run(
     scope: Scope,
     report: Arc<Report>,
     stop: Stop,
+    lock: LockSpec,
 ) -> crate::error::Result<Vec<HostResult>> {
     let renderer = Renderer::new()?;
     let check_script = renderer.check_script(&cfg, REGISTRY, Some(&scope.release_files()))?;
@@ -138,6 +148,7 @@ pub async fn run(
         scope,
         bastion,
         stop,
+        lock,
     });
     let mut tasks = tokio::task::JoinSet::new();
     let mut names = std::collections::HashMap::new();
@@ -216,13 +227,63 @@ async fn run_host(sh: &Shared, host: &Host) -> HostResult {
         }
     };
     let started = Instant::now();
-    let Some(plan) = check(sh, host, &transport).await else {
+    let Some(mut plan) = check(sh, host, &transport).await else {
         transport.close().await;
         return if sh.stop.is_set() {
             HostResult::Interrupted
         } else {
             HostResult::Failed
         };
+    };
+    // One run per host at a time: a run that will change the host holds its lock until it is
+    // done with it. A converged host is left alone (one round trip, no lock). The check came
+    // first, so when another run took the lock since (or held it), check again under it.
+    let changes = match sh.mode {
+        Mode::Plan | Mode::Status => false,
+        Mode::Up | Mode::Apply => plan
+            .steps
+            .iter()
+            .any(|s| s.state == CheckState::NeedsChange),
+        Mode::Down { .. } | Mode::Reset => true,
+    };
+    let _lock = if changes {
+        report.phase(&host.name, "taking the host's lock");
+        let waiting = |who: &str| report.waiting(&host.name, who);
+        match transport.lock(&sh.lock.owner, sh.lock.wait, waiting).await {
+            Ok(l) => {
+                let seen = plan.data.get("lock_gen").map_or("0", |g| g.trim());
+                if l.waited || l.generation != seen {
+                    match check(sh, host, &transport).await {
+                        Some(p) => plan = p,
+                        None => {
+                            transport.close().await;
+                            return if sh.stop.is_set() {
+                                HostResult::Interrupted
+                            } else {
+                                HostResult::Failed
+                            };
+                        }
+                    }
+                }
+                Some(l)
+            }
+            Err(Error::Interrupted) => {
+                transport.close().await;
+                return sh.interrupt_host(&host.name);
+            }
+            Err(e) => {
+                report.outcome(&Outcome::failed(
+                    &host.name,
+                    "lock",
+                    e,
+                    std::time::Duration::ZERO,
+                ));
+                transport.close().await;
+                return HostResult::Failed;
+            }
+        }
+    } else {
+        None
     };
     let result = match sh.mode {
         Mode::Plan | Mode::Status => {

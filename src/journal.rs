@@ -1,6 +1,7 @@
 //! The run journal: every `up`/`apply` writes, under the XDG state dir, what happened on each
 //! host (per step: outcome, duration, detail with the stderr tail), so a TA can read a class
-//! run afterwards and `--only-failed` can re-run just the hosts that failed.
+//! run afterwards and `--only-failed` can re-run just the hosts that failed. Each run has
+//! its own file under `runs/`; `last-run.json` is a copy of the last one to finish.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,9 @@ use crate::outcome::{Kind, Outcome};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Journal {
+    /// The run's id, as its lock on each host names it.
+    #[serde(default)]
+    pub run: String,
     pub labprov: String,
     pub command: String,
     pub profile: String,
@@ -57,6 +61,7 @@ fn last_path() -> PathBuf {
 }
 
 pub fn build(
+    run: &str,
     command: &str,
     profile: &Path,
     hosts: &[String],
@@ -98,6 +103,7 @@ pub fn build(
         });
     }
     Journal {
+        run: run.to_string(),
         labprov: env!("CARGO_PKG_VERSION").to_string(),
         command: command.to_string(),
         profile: profile.display().to_string(),
@@ -105,6 +111,14 @@ pub fn build(
         interrupted: interrupted.map(String::from),
         hosts: map,
     }
+}
+
+/// An id for this run: when it started and labprov's pid on this machine.
+pub fn run_id() -> String {
+    let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
+        .to_string()
+        .replace(':', "");
+    format!("{stamp}-{}", std::process::id())
 }
 
 /// Write the journal and make it the last run; returns its path.
@@ -140,22 +154,54 @@ pub fn write(journal: &Journal) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// Hosts that failed, or were interrupted, in the last run, for `--only-failed`.
+/// Hosts that did not converge (failed or interrupted) in the runs since the last clean one,
+/// for `--only-failed`: each run keeps its own file, so two runs that overlapped lose
+/// nothing. A host's newest entry decides (it may have converged in a later run).
 pub fn failed_last() -> Result<Vec<String>> {
-    let path = last_path();
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::Usage {
+    let runs = dir().join("runs");
+    let listing = std::fs::read_dir(&runs).map_err(|e| Error::Usage {
         message: format!(
-            "--only-failed: no journal of a previous run at {} ({e})",
-            path.display()
+            "--only-failed: no journal of a previous run in {} ({e})",
+            runs.display()
         ),
     })?;
-    let journal: Journal = serde_json::from_str(&text).map_err(|e| Error::Usage {
-        message: format!("--only-failed: cannot read {}: {e}", path.display()),
-    })?;
-    Ok(journal
-        .hosts
+    let mut journals: Vec<(String, PathBuf, Journal)> = Vec::new();
+    for entry in listing.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::Usage {
+            message: format!("--only-failed: cannot read {}: {e}", path.display()),
+        })?;
+        let journal: Journal = serde_json::from_str(&text).map_err(|e| Error::Usage {
+            message: format!("--only-failed: cannot read {}: {e}", path.display()),
+        })?;
+        journals.push((journal.finished.clone(), path, journal));
+    }
+    if journals.is_empty() {
+        return Err(Error::Usage {
+            message: format!(
+                "--only-failed: no journal of a previous run in {}",
+                runs.display()
+            ),
+        });
+    }
+    // Newest first: by finishing time, then by name (a same-second run gets a `-N` suffix).
+    journals.sort_by(|a, b| (&b.0, &b.1).cmp(&(&a.0, &a.1)));
+    let mut decided: BTreeMap<String, bool> = BTreeMap::new();
+    for (_, _, journal) in journals {
+        let clean = journal.hosts.values().all(|e| !e.failed && !e.interrupted);
+        if clean {
+            break;
+        }
+        for (host, e) in journal.hosts {
+            decided.entry(host).or_insert(e.failed || e.interrupted);
+        }
+    }
+    Ok(decided
         .into_iter()
-        .filter(|(_, e)| e.failed || e.interrupted)
+        .filter(|(_, failed)| *failed)
         .map(|(h, _)| h)
         .collect())
 }

@@ -222,11 +222,16 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
         Mode::Plan => "plan",
         Mode::Status => "status",
     };
+    let run_id = journal::run_id();
+    let lock = engine::LockSpec {
+        owner: format!("run {run_id} (labprov {command} by {})", controller()),
+        wait: (!targets.no_wait).then(|| std::time::Duration::from_secs(cfg.lock_timeout)),
+    };
     let stop = interrupt::Stop::new();
     let grace = cfg.grace_period;
     let results = runtime.block_on(async {
         tokio::spawn(listen(stop.clone(), report.clone(), grace));
-        engine::run(cfg, hosts, mode, scope, report.clone(), stop.clone()).await
+        engine::run(cfg, hosts, mode, scope, report.clone(), stop.clone(), lock).await
     })?;
     let signal = stop.signal();
     for note in &notes {
@@ -234,6 +239,7 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
     }
     if !matches!(mode, Mode::Plan | Mode::Status) {
         let j = journal::build(
+            &run_id,
             command,
             &profile_path,
             &names,
@@ -255,6 +261,17 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
         None if results.iter().all(|r| *r == HostResult::Converged) => 0,
         None => 1,
     })
+}
+
+/// `user@host` of this machine, for a run that waits for this one's lock.
+fn controller() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "?".into());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "?".into());
+    format!("{user}@{host}")
 }
 
 /// The first SIGINT or SIGTERM trips `stop`: the engine starts no more steps and finishes

@@ -203,6 +203,7 @@ pub struct RawWeights {
 pub struct RawRun {
     pub parallel: Option<Spanned<u32>>,
     pub grace_period: Option<Spanned<u32>>,
+    pub lock_timeout: Option<Spanned<u32>>,
 }
 
 /// A parsed profile file and the files it extends, nearest first.

@@ -177,6 +177,18 @@ impl Report {
         }
     }
 
+    /// Another run holds a host's lock; this one waits for it.
+    pub fn waiting(&self, host: &str, holder: &str) {
+        let st = self.lock();
+        let text = format!("{host}: waiting for the host's lock, held by {holder}");
+        match self.mode {
+            OutputMode::Json => {
+                self.json(json!({"type": "waiting", "host": host, "holder": holder}))
+            }
+            _ => self.line(&st, &text),
+        }
+    }
+
     /// A host that could not be reached: one failure, for the step "connect".
     pub fn unreachable(&self, host: &str, error: &crate::error::Error) {
         let o = Outcome::failed(host, "connect", error.clone(), Duration::ZERO);

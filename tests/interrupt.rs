@@ -1,5 +1,5 @@
-//! Ctrl-C during `up` (README, "Exit codes": 130 Ctrl-C). Only the exit code is promised
-//! today; what an interrupted host is left with is being redesigned.
+//! Ctrl-C during `up` (README, "Exit codes": 130 Ctrl-C). What an interrupted run leaves
+//! behind (journal, summary, the host, this machine) is tested in `interrupt_clean.rs`.
 
 mod common;
 mod support;

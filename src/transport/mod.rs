@@ -75,6 +75,38 @@ as_root kill -KILL $left 2>/dev/null
 exit 0
 "#;
 
+/// Takes labprov's lock on the host (`$1`: who takes it, `$2`: seconds to wait, 0: do not)
+/// and holds it until this channel's stdin closes: when labprov is done with the host, is
+/// stopped, or dies (its channel then closes with it). `lock.gen` counts the runs that took
+/// it; `::locked GEN WAITED` says the count before this one and whether it had to wait.
+const LOCK_SCRIPT: &str = r#"d="$HOME/.local/state/labprov-lock"
+{ mkdir -p "$d" && exec 9>>"$d/lock"; } || exit 70
+owner() { cat "$d/lock.owner" 2>/dev/null || echo "another labprov run"; }
+waited=0
+if ! flock -n 9; then
+  if [ "$2" -eq 0 ]; then printf '::held %s\n' "$(owner)"; exit 75; fi
+  printf '::waiting %s\n' "$(owner)"
+  flock -w "$2" 9 || { printf '::held %s\n' "$(owner)"; exit 75; }
+  waited=1
+fi
+gen=$(cat "$d/lock.gen" 2>/dev/null || echo 0)
+case $gen in '' | *[!0-9]*) gen=0 ;; esac
+echo $((gen + 1)) >"$d/lock.gen"
+printf '%s, since %s\n' "$1" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$d/lock.owner"
+echo "::locked $gen $waited"
+cat >/dev/null
+"#;
+
+/// This run's hold on a host's lock; dropping it releases the lock.
+pub struct HostLock {
+    _child: tokio::process::Child,
+    _stdin: Option<tokio::process::ChildStdin>,
+    /// How many runs had taken the lock before this one (`lock_gen` of a check).
+    pub generation: String,
+    /// Whether another run held it first.
+    pub waited: bool,
+}
+
 /// A token no other command of any run shares.
 fn token() -> String {
     static N: AtomicU64 = AtomicU64::new(0);
@@ -149,6 +181,77 @@ impl Transport {
             Link::Local(l) => l.run(&args, stdin).await,
             Link::Ssh(s) => s.run(&args, stdin).await,
         }
+    }
+
+    /// Take labprov's lock on the host for this run: `owner` says who holds it to a run
+    /// that waits; `wait` is how long to wait for another run's lock (`None`: refuse at
+    /// once). `waiting` is told the holder when the lock is taken.
+    pub async fn lock(
+        &self,
+        owner: &str,
+        wait: Option<Duration>,
+        waiting: impl Fn(&str),
+    ) -> Result<HostLock, Error> {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+        let secs = wait.map_or(0, |w| w.as_secs().max(1)).to_string();
+        let args = ["-c", LOCK_SCRIPT, "bash", owner, &secs];
+        let mut child = match &self.link {
+            Link::Local(l) => l.spawn(&args, true)?,
+            Link::Ssh(s) => s.spawn(&args, true)?,
+        };
+        let stdin = child.stdin.take();
+        let Some(stdout) = child.stdout.take() else {
+            return Err(Error::internal("the lock holder has no stdout"));
+        };
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        loop {
+            let line = tokio::select! {
+                l = lines.next_line() => l,
+                _ = self.stop.wait() => return Err(Error::Interrupted),
+            };
+            match line {
+                Ok(Some(l)) if l.starts_with("::locked") => {
+                    let mut words = l.split_whitespace().skip(1);
+                    let generation = words.next().unwrap_or("0").to_string();
+                    let waited = words.next() == Some("1");
+                    return Ok(HostLock {
+                        _child: child,
+                        _stdin: stdin,
+                        generation,
+                        waited,
+                    });
+                }
+                Ok(Some(l)) => {
+                    if let Some(who) = l.strip_prefix("::waiting ") {
+                        waiting(who.trim());
+                    } else if let Some(who) = l.strip_prefix("::held ") {
+                        return Err(Error::plan(match wait {
+                            None => format!(
+                                "another labprov run holds this host's lock: {} (--no-wait)",
+                                who.trim()
+                            ),
+                            Some(w) => format!(
+                                "another labprov run still holds this host's lock after {}s \
+                                 (run.lock_timeout): {}",
+                                w.as_secs(),
+                                who.trim()
+                            ),
+                        }));
+                    }
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        let mut stderr = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = e.read_to_string(&mut stderr).await;
+        }
+        let code = child.wait().await.ok().and_then(|s| s.code()).unwrap_or(-1);
+        Err(Error::Remote {
+            what: "taking labprov's lock on the host".into(),
+            code,
+            stderr_tail: crate::error::tail(&stderr, 3),
+        })
     }
 
     /// Start a fresh login so group changes made by a step apply to what follows.

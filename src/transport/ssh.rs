@@ -17,6 +17,8 @@ pub struct Ssh {
     builder: SessionBuilder,
     destination: String,
     session: Option<Session>,
+    /// Masters replaced by a fresh login, closed with this one.
+    retired: Vec<Session>,
 }
 
 /// Connection errors worth another try: the network or an overloaded bastion, not keys.
@@ -195,6 +197,7 @@ impl Ssh {
             builder: b,
             destination,
             session: None,
+            retired: Vec::new(),
         };
         ssh.reconnect().await?;
         Ok(ssh)
@@ -214,10 +217,11 @@ impl Ssh {
         }
     }
 
-    /// (Re)open the master, retrying transient failures with backoff.
+    /// Open a new master, retrying transient failures with backoff. The old one stays open,
+    /// unused, until [`Ssh::close`]: the run's lock on the host is a channel on it.
     pub async fn reconnect(&mut self) -> Result<(), Error> {
         if let Some(old) = self.session.take() {
-            let _ = old.close().await;
+            self.retired.push(old);
         }
         let target = self.target();
         self.session = Some(connect_with_retry(&self.builder, &self.destination, &target).await?);
@@ -341,6 +345,9 @@ impl Ssh {
 
     pub async fn close(mut self) {
         if let Some(s) = self.session.take() {
+            let _ = s.close().await;
+        }
+        for s in self.retired.drain(..) {
             let _ = s.close().await;
         }
     }

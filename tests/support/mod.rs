@@ -163,6 +163,11 @@ impl Background {
         Background { child, out, err }
     }
 
+    /// Where its stdout (JSON lines) goes, to read while it runs.
+    pub fn stdout_path(&self) -> std::path::PathBuf {
+        self.out.clone()
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
