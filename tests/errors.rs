@@ -21,7 +21,7 @@ fn journal_of(run: &common::Run) -> Value {
 fn failures_carry_their_kind_to_the_json_lines_and_the_journal() {
     let world = World::start(1);
     let id = world.id;
-    let kubectl = world.mirror_file("kubectl/release/v1.34.1/bin/linux/amd64/kubectl");
+    let kubectl = world.mirror_file("kubectl/release/v1.37.1/bin/linux/amd64/kubectl");
     let good = std::fs::read_to_string(kubectl.with_extension("sha256")).unwrap();
     let good = good.split_whitespace().next().unwrap().to_string();
     std::fs::write(&kubectl, b"#!/bin/sh\necho tampered\n").unwrap();

@@ -151,7 +151,7 @@ fn a_list_item_without_metadata_fails_the_manifests_check_of_its_host() {
     let plan = world.labprov(&["plan"]);
     assert_eq!(plan.code, 0, "{}", plan.explain());
 
-    let sample = "/opt/labprov/istio-1.27.3/samples/bookinfo/networking/destination-rule-all.yaml";
+    let sample = "/opt/labprov/istio-1.31.1/samples/bookinfo/networking/destination-rule-all.yaml";
     let out = world.exec(
         "h1",
         None,
