@@ -526,6 +526,27 @@ impl Config {
             }
         };
 
+        let lab = lab(layers)?;
+        // Bookinfo's exercises (routing, mTLS, traces) need its sidecars, and Istio injects
+        // them only where the istio step puts the label.
+        if lab.bookinfo_namespace != injection_namespace {
+            let reason = format!(
+                "Bookinfo would run in `{}`, but sidecars are injected only in `{injection_namespace}` \
+                 (istio.injection_namespace): set both to the same namespace",
+                lab.bookinfo_namespace
+            );
+            let at_bookinfo = pick(layers, |r| r.lab.as_ref()?.bookinfo_namespace.as_ref());
+            let at_injection = pick(layers, |r| i(r)?.injection_namespace.as_ref());
+            return Err(match (at_bookinfo, at_injection) {
+                (Some(at), _) => at.invalid("lab.bookinfo_namespace", reason),
+                (None, Some(at)) => at.invalid("istio.injection_namespace", reason),
+                (None, None) => Error::ProfileInvalid {
+                    path: top.path.clone(),
+                    message: reason,
+                },
+            });
+        }
+
         Ok(Config {
             path: top.path.clone(),
             name: pick_plain(layers, |r| r.name.as_ref()).unwrap_or_else(|| {
@@ -565,7 +586,7 @@ impl Config {
             parallel,
             grace_period,
             lock_timeout,
-            lab: lab(layers)?,
+            lab,
             tunnel: tunnel_ports(layers)?,
         })
     }

@@ -267,3 +267,14 @@ fn unknown_or_conflicting_bundles() {
          ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n",
     );
 }
+
+/// Bookinfo outside the injected namespace would run without sidecars: refused at its line.
+#[test]
+fn bookinfo_outside_the_injected_namespace_is_refused() {
+    assert_rejected(
+        "[lab]\nbookinfo_namespace = \"shop\"\n",
+        "error: invalid value for `lab.bookinfo_namespace`: Bookinfo would run in `shop`, but sidecars are \
+         injected only in `default` (istio.injection_namespace): set both to the same namespace\n  \
+         --> bad.toml:10:22\n   |\n10 | bookinfo_namespace = \"shop\"\n   |                      ^^^^^^\n",
+    );
+}

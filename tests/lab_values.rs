@@ -14,6 +14,11 @@ legacy_namespace = "old-apps"
 egress_cidr = "10.20.30.0/24"
 mtls_mode = "PERMISSIVE"
 hello_node_image = "registry.k8s.io/e2e-test-images/agnhost:2.40"
+namespace = "hello"
+bookinfo_namespace = "shop"
+
+[istio]
+injection_namespace = "shop"
 
 [lab.weights]
 v1 = 70
@@ -29,8 +34,8 @@ fn non_default_lab_values_are_what_the_cluster_holds() {
     assert_eq!(up.code, 0, "{}", up.explain());
     let get = |args: &[&str]| kubectl_json(&world, "h1", args);
 
-    // lab.netpol_namespace and lab.legacy_namespace: created, and the defaults not.
-    for ns in ["np-lab", "old-apps"] {
+    // lab.netpol_namespace, lab.legacy_namespace and lab.namespace: created, and the defaults not.
+    for ns in ["np-lab", "old-apps", "hello"] {
         let n = get(&["get", "namespace", ns]);
         assert_eq!(
             n["metadata"]["labels"]["app.kubernetes.io/managed-by"], "labprov",
@@ -58,7 +63,7 @@ fn non_default_lab_values_are_what_the_cluster_holds() {
     );
 
     // lab.weights.
-    let vs = get(&["get", "virtualservice", "reviews", "-n", "default"]);
+    let vs = get(&["get", "virtualservice", "reviews", "-n", "shop"]);
     let weights: Vec<(String, u64)> = vs["spec"]["http"][0]["route"]
         .as_array()
         .unwrap_or_else(|| panic!("{vs}"))
@@ -79,8 +84,25 @@ fn non_default_lab_values_are_what_the_cluster_holds() {
     let pa = get(&["get", "peerauthentication", "default", "-n", "istio-system"]);
     assert_eq!(pa["spec"]["mtls"]["mode"], "PERMISSIVE", "{pa}");
 
-    // lab.hello_node_image.
-    let d = get(&["get", "deployment", "hello-node", "-n", "default"]);
+    // lab.bookinfo_namespace = istio.injection_namespace: created by the istio step, labelled
+    // for injection, and Bookinfo's pods there carry their sidecar.
+    let shop = get(&["get", "namespace", "shop"]);
+    assert_eq!(
+        shop["metadata"]["labels"]["istio-injection"], "enabled",
+        "{shop}"
+    );
+    let pods = get(&["get", "pods", "-n", "shop", "-l", "app=productpage"]);
+    let containers: Vec<&str> = pods["items"][0]["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .chain(pods["items"][0]["spec"]["initContainers"].as_array())
+        .flatten()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert!(containers.contains(&"istio-proxy"), "{pods}");
+
+    // lab.namespace and lab.hello_node_image.
+    let d = get(&["get", "deployment", "hello-node", "-n", "hello"]);
     assert_eq!(
         d["spec"]["template"]["spec"]["containers"][0]["image"],
         "registry.k8s.io/e2e-test-images/agnhost:2.40",

@@ -5,4 +5,9 @@ case "$image" in
   *:{{ cfg.versions.istio }} | *:{{ cfg.versions.istio }}-*) ;;
   *) "$ictl" install --set profile={{ cfg.istio.profile | q }} -y ;;
 esac
+# The guide labels `default`, which always exists; another injection namespace (where the
+# profile puts Bookinfo) is created first, or the label has nothing to land on.
+if ! "$kc" get namespace {{ cfg.istio.injection_namespace | q }} >/dev/null 2>&1; then
+  "$kc" create namespace {{ cfg.istio.injection_namespace | q }}
+fi
 "$kc" label namespace {{ cfg.istio.injection_namespace | q }} istio-injection=enabled --overwrite
