@@ -146,6 +146,9 @@ nameserver = "1.1.1.1"
 profile = "minimal"
 injection_namespace = "lab"
 
+[lab]
+bookinfo_namespace = "lab"
+
 [paths]
 bin_dir = "/opt/tools/bin"
 istio_dir = "/srv/istio"
