@@ -3,8 +3,10 @@
 //! what `apply` and `plan` say about bundles the profile does not select.
 
 mod common;
+mod support;
 
 use common::World;
+use support::labprov_plain;
 
 /// Docker's "Uninstall Docker Engine" (docs.docker.com/engine/install/ubuntu/) purges these.
 const DOCKER_PACKAGES: [&str; 6] = [
@@ -74,22 +76,6 @@ fn fleet_bench_runs_the_binary_cargo_builds_under_cargo_target_dir() {
     );
 }
 
-/// Run labprov with `--output plain`, as a user piping its output would see it.
-fn plain(world: &World, profile: &std::path::Path, args: &[&str]) -> (i32, String) {
-    let out = common::labprov()
-        .arg("--profile")
-        .arg(profile)
-        .args(["--output", "plain"])
-        .args(args)
-        .env("XDG_CACHE_HOME", world.dir.join("controller-cache"))
-        .env("XDG_STATE_HOME", world.dir.join("controller-state"))
-        .output()
-        .expect("labprov runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    (out.status.code().unwrap_or(-1), format!("{stdout}{stderr}"))
-}
-
 fn notes(run: &common::Run) -> Vec<&str> {
     run.events
         .iter()
@@ -118,8 +104,9 @@ fn apply_of_an_unselected_bundle_says_up_will_remove_it_and_plan_says_why() {
         "1 to create, 0 to change, 0 to prune"
     );
     assert_eq!(notes(&apply), [UNSELECTED_NOTE], "{}", apply.explain());
-    let (code, text) = plain(&world, &world.profile, &["apply", "routing-weighted"]);
-    assert_eq!(code, 0, "{text}");
+    let run = labprov_plain(&world, &world.profile, &["apply", "routing-weighted"]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let text = format!("{}{}", run.stdout, run.stderr);
     assert!(text.lines().any(|l| l == UNSELECTED_NOTE), "{text}");
 
     // plan names the bundle of what `up` would prune, and why.
@@ -140,8 +127,9 @@ fn apply_of_an_unselected_bundle_says_up_will_remove_it_and_plan_says_why() {
         "{}",
         plan.explain()
     );
-    let (code, text) = plain(&world, &world.profile, &["plan"]);
-    assert_eq!(code, 0, "{text}");
+    let run = labprov_plain(&world, &world.profile, &["plan"]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let text = format!("{}{}", run.stdout, run.stderr);
     assert!(
         text.lines().any(|l| l
             == "      - prune  VirtualService default/reviews (routing-weighted): not selected in lab.bundles"),
@@ -171,8 +159,9 @@ fn apply_of_an_unselected_bundle_says_up_will_remove_it_and_plan_says_why() {
 
     // An object of a selected bundle that the profile no longer renders is pruned for that.
     let renamed = world.profile_plus("renamed.toml", "[lab]\nlegacy_namespace = \"old-apps\"\n");
-    let (code, text) = plain(&world, &renamed, &["plan"]);
-    assert_eq!(code, 0, "{text}");
+    let run = labprov_plain(&world, &renamed, &["plan"]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let text = format!("{}{}", run.stdout, run.stderr);
     assert!(
         text.lines().any(|l| l
             == "      - prune  Namespace legacy (hello-node): no longer rendered from the profile"),

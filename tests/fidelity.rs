@@ -3,29 +3,11 @@
 //! and then looks with the student's tools (kubectl on the host) the way the guide does.
 
 mod common;
+mod support;
 
 use common::World;
 use serde_json::Value;
-
-/// `kubectl ARGS -o json` on a host as the login user (the student's kubeconfig), parsed.
-fn kubectl_json(world: &World, host: &str, args: &[&str]) -> Value {
-    let mut cmd = vec!["kubectl"];
-    cmd.extend_from_slice(args);
-    cmd.extend_from_slice(&["-o", "json"]);
-    let out = world.exec(host, Some(&world.user), &cmd);
-    assert!(
-        out.status.success(),
-        "on {host}: {cmd:?}: exit {:?}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{cmd:?} printed no JSON ({e}):\n{}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
-}
+use support::kubectl_json;
 
 /// The pods of a namespace: name → the names of its containers, native sidecars included
 /// (Istio injects istio-proxy as an init container with restartPolicy Always).
@@ -600,26 +582,6 @@ fn exercise_pods_are_applied_and_pruned_like_every_bundle() {
     assert_eq!(exercise_pods(&world), []);
 }
 
-/// The world's profile as the `local` profile has it, for labprov run inside a host as its
-/// user: no `[ssh]`, no `[[hosts]]` (so the host is this machine), the same mirror.
-fn local_profile(world: &World) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(&world.profile).unwrap();
-    let mut out = String::new();
-    let mut skip = false;
-    for line in text.lines() {
-        if line.starts_with('[') {
-            skip = line == "[ssh]" || line == "[[hosts]]";
-        }
-        if !skip {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    let path = world.dir.join("local.toml");
-    std::fs::write(&path, out).unwrap();
-    path
-}
-
 /// A `labprov tunnel` running inside a host as its user, in its own process group so the
 /// test can press Ctrl-C as a terminal does; killed if the test fails midway.
 struct HostTunnel(std::process::Child);
@@ -657,7 +619,7 @@ fn tunnel_with_the_local_profile_opens_hello_node_kiali_and_the_gateway() {
     let world = World::start(1);
     let up = world.labprov(&["up"]);
     assert_eq!(up.code, 0, "{}", up.explain());
-    let profile = local_profile(&world);
+    let profile = world.local_profile();
     let mut child = std::process::Command::new(common::root().join("tests/world/exec"))
         .args([
             "--id",

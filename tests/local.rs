@@ -5,29 +5,10 @@ mod common;
 
 use common::{Run, World};
 
-/// The world's profile without `[ssh]` and `[[hosts]]`: the same mirror, this machine.
-fn local_profile(world: &World) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(&world.profile).unwrap();
-    let mut out = String::new();
-    let mut skip = false;
-    for line in text.lines() {
-        if line.starts_with('[') {
-            skip = line == "[ssh]" || line == "[[hosts]]";
-        }
-        if !skip {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    let path = world.dir.join("local.toml");
-    std::fs::write(&path, out).unwrap();
-    path
-}
-
 #[test]
 fn labprov_on_the_host_itself_converges_and_stays_converged() {
     let world = World::start(1);
-    let profile = local_profile(&world);
+    let profile = world.local_profile();
     let bin = env!("CARGO_BIN_EXE_labprov");
     let profile = profile.to_str().unwrap();
     let args = [bin, "--profile", profile, "--output", "json", "up"];

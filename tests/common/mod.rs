@@ -308,6 +308,26 @@ impl World {
     pub fn mirror_file(&self, rel: &str) -> PathBuf {
         self.dir.join("mirror/root").join(rel)
     }
+
+    /// This world's profile as the `local` profile has it, for labprov run inside a host as its
+    /// user: no `[ssh]`, no `[[hosts]]` (so the host is that machine), the same mirror.
+    pub fn local_profile(&self) -> PathBuf {
+        let text = std::fs::read_to_string(&self.profile).unwrap();
+        let mut out = String::new();
+        let mut skip = false;
+        for line in text.lines() {
+            if line.starts_with('[') {
+                skip = line == "[ssh]" || line == "[[hosts]]";
+            }
+            if !skip {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        let path = self.dir.join("local.toml");
+        std::fs::write(&path, out).unwrap();
+        path
+    }
 }
 
 /// What sshd at LogLevel VERBOSE writes for a connection attempt, whatever becomes of it:
