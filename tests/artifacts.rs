@@ -193,12 +193,7 @@ fn a_corrupt_istio_tarball_fails_istioctl_only_and_lands_nowhere() {
 #[test]
 fn push_mode_checksum_mismatch_fails_the_step_on_every_host() {
     let world = World::start(2);
-    let profile = world.profile_plus("push.toml", "");
-    let text = std::fs::read_to_string(&profile).unwrap().replace(
-        "[artifacts.minikube]",
-        "[artifacts]\nmode = \"push\"\n\n[artifacts.minikube]",
-    );
-    std::fs::write(&profile, text).unwrap();
+    let profile = world.push_profile();
     let kubectl = world.mirror_file(KUBECTL);
     let good_sha = sha256(&std::fs::read(&kubectl).unwrap());
     let tampered = b"#!/bin/sh\necho tampered\n";

@@ -79,14 +79,7 @@ install -m 0644 {dir}/docker.list /etc/apt/sources.list.d/docker.list.save",
         .calls("h1")
         .into_iter()
         .filter(|c| c["tool"] == "apt-get")
-        .map(|c| {
-            c["argv"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|a| a.as_str().unwrap().to_string())
-                .collect()
-        })
+        .map(|c| common::argv(&c))
         .collect();
     let remove = apt
         .iter()

@@ -231,12 +231,7 @@ fn working_node_dns_is_left_alone() {
 #[test]
 fn push_mode_streams_artifacts_from_the_controller() {
     let world = World::start(2);
-    let profile = world.profile_plus("push.toml", "");
-    let text = std::fs::read_to_string(&profile).unwrap().replace(
-        "[artifacts.minikube]",
-        "[artifacts]\nmode = \"push\"\n\n[artifacts.minikube]",
-    );
-    std::fs::write(&profile, text).unwrap();
+    let profile = world.push_profile();
     let up = world.labprov_with(&profile, &["up"]);
     assert_eq!(up.code, 0, "{}", up.explain());
     let log = world.mirror_log();
@@ -261,14 +256,7 @@ fn start_argvs(world: &World, host: &str) -> Vec<Vec<String>> {
     world
         .calls_of(host, "minikube", "start")
         .iter()
-        .map(|c| {
-            c["argv"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|a| a.as_str().unwrap().to_string())
-                .collect()
-        })
+        .map(common::argv)
         .collect()
 }
 

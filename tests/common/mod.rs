@@ -309,6 +309,23 @@ impl World {
         self.dir.join("mirror/root").join(rel)
     }
 
+    /// This world's profile with `artifacts.mode = "push"`: the controller fetches each
+    /// artifact once and streams it to the hosts.
+    pub fn push_profile(&self) -> PathBuf {
+        let text = std::fs::read_to_string(&self.profile).unwrap();
+        assert!(text.contains("[artifacts.minikube]"), "{text}");
+        let path = self.dir.join("push.toml");
+        std::fs::write(
+            &path,
+            text.replace(
+                "[artifacts.minikube]",
+                "[artifacts]\nmode = \"push\"\n\n[artifacts.minikube]",
+            ),
+        )
+        .unwrap();
+        path
+    }
+
     /// This world's profile as the `local` profile has it, for labprov run inside a host as its
     /// user: no `[ssh]`, no `[[hosts]]` (so the host is that machine), the same mirror.
     pub fn local_profile(&self) -> PathBuf {
@@ -364,6 +381,16 @@ impl Contacts {
             })
             .collect()
     }
+}
+
+/// A stand-in call's arguments (without the program name), as strings.
+pub fn argv(call: &Value) -> Vec<String> {
+    call["argv"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a call without argv: {call}"))
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect()
 }
 
 /// Global flags that take no value, per tool (cobra/pflag: a bool flag, or one with a
