@@ -66,7 +66,8 @@ impl Cache {
             ShaSource::Fixed(s) => s.clone(),
             ShaSource::Url(u) => self.digest_from(u).await?,
         };
-        tokio::fs::create_dir_all(&self.dir).await.map_err(|e| {
+        // mkdir is cheap enough to run on the runtime's thread.
+        crate::private::create_dir(&self.dir).map_err(|e| {
             problem(
                 &a.url,
                 format!("cannot create cache {}: {e}", self.dir.display()),
@@ -86,7 +87,12 @@ impl Cache {
             .await
             .and_then(|r| r.error_for_status())
             .map_err(|e| problem(&a.url, format!("download failed: {}: {e}", a.url)))?;
-        let mut file = tokio::fs::File::create(&partial)
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&partial)
             .await
             .map_err(|e| problem(&a.url, format!("cannot write {}: {e}", partial.display())))?;
         let mut hasher = Sha256::new();

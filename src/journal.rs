@@ -124,10 +124,12 @@ pub fn run_id() -> String {
 /// Write the journal and make it the last run; returns its path.
 pub fn write(journal: &Journal) -> Result<PathBuf> {
     let runs = dir().join("runs");
-    std::fs::create_dir_all(&runs).map_err(|source| Error::Write {
-        path: runs.clone(),
-        source: source.into(),
-    })?;
+    crate::private::create_dir(&dir())
+        .and_then(|_| crate::private::create_dir(&runs))
+        .map_err(|source| Error::Write {
+            path: runs.clone(),
+            source: source.into(),
+        })?;
     let stamp = journal.finished.replace(':', "");
     let mut path = runs.join(format!("{stamp}-{}.json", journal.command));
     let mut n = 1;
@@ -139,13 +141,13 @@ pub fn write(journal: &Journal) -> Result<PathBuf> {
         path: path.clone(),
         source: std::sync::Arc::new(std::io::Error::other(e)),
     })?;
-    std::fs::write(&path, &text).map_err(|source| Error::Write {
+    crate::private::write(&path, text.as_bytes()).map_err(|source| Error::Write {
         path: path.clone(),
         source: source.into(),
     })?;
     let last = last_path();
     let tmp = last.with_extension("json.new");
-    std::fs::write(&tmp, &text)
+    crate::private::write(&tmp, text.as_bytes())
         .and_then(|_| std::fs::rename(&tmp, &last))
         .map_err(|source| Error::Write {
             path: last,

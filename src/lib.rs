@@ -18,6 +18,7 @@ pub mod inventory;
 pub mod journal;
 pub mod manifests;
 pub mod outcome;
+pub mod private;
 pub mod profile;
 pub mod render;
 pub mod report;

@@ -4,6 +4,7 @@
 mod common;
 
 use common::{UP_STEPS, World};
+use std::os::unix::fs::PermissionsExt;
 
 /// Every step but `facts`, which only checks.
 const CHANGE_STEPS: &[&str] = UP_STEPS.split_at(1).1;
@@ -248,6 +249,59 @@ fn push_mode_streams_artifacts_from_the_controller() {
             fetched, 1,
             "{artifact} fetched once for the whole class:\n{log}"
         );
+    }
+    // What labprov keeps, on the controller and on the hosts, is its owner's alone: the
+    // journals hold stderr tails and URLs, the cache what the class downloads.
+    let mut seen = Vec::new();
+    for (root, want_files) in [
+        (world.dir.join("controller-state/labprov"), 2),
+        (world.dir.join("controller-cache/labprov"), 3),
+    ] {
+        let mut files = 0;
+        let mut stack = vec![root.clone()];
+        while let Some(p) = stack.pop() {
+            let meta = std::fs::metadata(&p).unwrap();
+            let mode = meta.permissions().mode() & 0o777;
+            if meta.is_dir() {
+                assert_eq!(
+                    mode,
+                    0o700,
+                    "{} is a directory others can read",
+                    p.display()
+                );
+                stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            } else {
+                assert_eq!(mode, 0o600, "{} is a file others can read", p.display());
+                files += 1;
+                seen.push(p);
+            }
+        }
+        assert!(
+            files >= want_files,
+            "too few files under {}: {seen:?}",
+            root.display()
+        );
+    }
+    for host in ["h1", "h2"] {
+        let out = world.exec(
+            host,
+            Some("student"),
+            &[
+                "sh",
+                "-c",
+                "cd && stat -c '%a %n' .local/state/labprov .local/state/labprov/host \
+                 .local/state/labprov/host/manifests.json .local/state/labprov-lock \
+                 .local/state/labprov-lock/lock",
+            ],
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{host}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let modes: Vec<&str> = text.lines().filter_map(|l| l.split(' ').next()).collect();
+        assert_eq!(modes, ["700", "700", "600", "700", "600"], "{host}: {text}");
     }
 }
 

@@ -80,7 +80,7 @@ exit 0
 /// stopped, or dies (its channel then closes with it). `lock.gen` counts the runs that took
 /// it; `::locked GEN WAITED` says the count before this one and whether it had to wait.
 const LOCK_SCRIPT: &str = r#"d="$HOME/.local/state/labprov-lock"
-{ mkdir -p "$d" && exec 9>>"$d/lock"; } || exit 70
+{ umask 077 && mkdir -p "$d" && chmod 0700 "$d" && exec 9>>"$d/lock"; } || exit 70
 owner() { cat "$d/lock.owner" 2>/dev/null || echo "another labprov run"; }
 waited=0
 if ! flock -n 9; then

@@ -154,7 +154,7 @@ impl Bastion {
                 shlex::try_quote(&inc.to_string_lossy()).unwrap_or_default()
             ));
         }
-        std::fs::write(&config, text).map_err(|e| Error::Connect {
+        crate::private::write(&config, text.as_bytes()).map_err(|e| Error::Connect {
             target: format!("jump host {jump}"),
             reason: format!("cannot write an ssh config: {e}"),
         })?;

@@ -3,7 +3,10 @@
 # (it must outlive this SSH channel), with its pid recorded so labprov can stop it later.
 set -euo pipefail
 dir="{{ dir }}"
+# The forwarders' pids and logs are labprov's state: its owner's alone.
+umask 077
 mkdir -p "$dir"
+chmod 0700 "$(dirname "$(dirname "$dir")")" "$(dirname "$dir")" "$dir"
 pidf="$dir/{{ name }}.pid"
 {% include "tunnel/lib.sh" %}
 log="$dir/{{ name }}.log"
