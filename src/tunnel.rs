@@ -5,7 +5,8 @@
 //! `minikube tunnel` for the gateway), started detached so it outlives an SSH channel and
 //! recorded by pid; an SSH local forward on the host's one master connection brings it to
 //! `127.0.0.1:<port>` here. A health loop fetches every URL every few seconds and restarts
-//! whatever died. On Ctrl-C the forwarders this run started are stopped, and only those.
+//! whatever died: healthy means a 2xx page that holds the service's own title (a 404 from a
+//! proxy, or another app's page, is not the service). On Ctrl-C the forwarders this run started are stopped, and only those.
 //!
 //! With the `local` profile the VM is this machine: the same forwarders run here and listen
 //! on `127.0.0.1:<port>` themselves (no SSH forward), and the gateway's URL is the address
@@ -49,6 +50,9 @@ struct Service {
     kind: Kind,
     /// The path of the URL to show and to check.
     path: &'static str,
+    /// What the page at `path` holds when the service itself answers: its title. A 404 from a
+    /// proxy, a login page of something else or an empty 200 is not the service.
+    proof: &'static str,
 }
 
 const SERVICES: &[Service] = &[
@@ -56,6 +60,7 @@ const SERVICES: &[Service] = &[
         name: "dashboard",
         kind: Kind::Dashboard,
         path: "/api/v1/namespaces/kubernetes-dashboard/services/http:kubernetes-dashboard:/proxy/",
+        proof: "<title>Kubernetes Dashboard</title>",
     },
     Service {
         name: "kiali",
@@ -65,6 +70,7 @@ const SERVICES: &[Service] = &[
             remote: 20001,
         },
         path: "/kiali",
+        proof: "<title>Kiali</title>",
     },
     Service {
         name: "grafana",
@@ -74,6 +80,7 @@ const SERVICES: &[Service] = &[
             remote: 3000,
         },
         path: "/",
+        proof: "<title>Grafana</title>",
     },
     Service {
         name: "jaeger",
@@ -84,6 +91,7 @@ const SERVICES: &[Service] = &[
         },
         // Istio's Jaeger addon serves its UI under /jaeger.
         path: "/jaeger",
+        proof: "<title>Jaeger UI</title>",
     },
     Service {
         name: "prometheus",
@@ -93,16 +101,20 @@ const SERVICES: &[Service] = &[
             remote: 9090,
         },
         path: "/",
+        // Prometheus 2 and 3 name their UI page differently after "Prometheus".
+        proof: "<title>Prometheus",
     },
     Service {
         name: "gateway",
         kind: Kind::Gateway,
         path: "/productpage",
+        proof: "<title>Simple Bookstore App</title>",
     },
     Service {
         name: "ssh",
         kind: Kind::Ssh,
         path: "",
+        proof: "",
     },
     // Guide 2.3: `kubectl port-forward service/hello-node 7080:8080`, then
     // http://localhost:7080 (agnhost netexec answers on /).
@@ -114,6 +126,8 @@ const SERVICES: &[Service] = &[
             remote: 8080,
         },
         path: "/",
+        // agnhost netexec answers `/` with the time ("NOW: ..."), no title: any 2xx.
+        proof: "",
     },
 ];
 
@@ -157,6 +171,8 @@ struct Forward {
     reach: (String, u16),
     /// `Some(path)`: check over HTTP; `None`: check the SSH banner or just the connection.
     http_path: Option<String>,
+    /// What the page must hold to count as healthy (empty: any 2xx).
+    proof: &'static str,
     banner: bool,
     /// The VM-side forwarder that backs it, if any.
     forwarder: Option<&'static str>,
@@ -421,14 +437,40 @@ impl Session<'_> {
     }
 }
 
+/// Kiali and Prometheus answer their page after a redirect on the same port; one that leaves
+/// the forwarded port (an SSO login, say) is not the service answering.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let first = attempt.previous().first().cloned();
+        let same = first.is_some_and(|u| {
+            u.host_str() == attempt.url().host_str()
+                && u.port_or_known_default() == attempt.url().port_or_known_default()
+        });
+        if same && attempt.previous().len() <= 3 {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
+}
+
 async fn healthy(client: &reqwest::Client, f: &Forward) -> bool {
     let (host, port) = (&f.reach.0, f.reach.1);
     match &f.http_path {
-        Some(path) => client
-            .get(format!("http://{}{path}", host_port(host, port)))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().as_u16() < 500),
+        Some(path) => {
+            // Redirects are followed (Kiali's /kiali, Prometheus's / answer 302 first).
+            let Ok(resp) = client
+                .get(format!("http://{}{path}", host_port(host, port)))
+                .send()
+                .await
+            else {
+                return false;
+            };
+            if !resp.status().is_success() {
+                return false;
+            }
+            f.proof.is_empty() || resp.text().await.is_ok_and(|t| t.contains(f.proof))
+        }
         None => {
             let Ok(Ok(mut stream)) = tokio::time::timeout(
                 Duration::from_secs(2),
@@ -552,6 +594,7 @@ async fn serve(
                     remote_host: host,
                     remote_port,
                     http_path: (!s.path.is_empty()).then(|| s.path.to_string()),
+                    proof: s.proof,
                     banner: matches!(s.kind, Kind::Ssh),
                     forwarder: match s.kind {
                         Kind::Gateway => Some("minikube-tunnel"),
@@ -573,6 +616,7 @@ async fn serve(
                     remote_host: c.host.clone(),
                     remote_port: c.port,
                     http_path: None,
+                    proof: "",
                     banner: false,
                     forwarder: None,
                 }
@@ -594,7 +638,7 @@ async fn serve(
     }
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(3))
-        .redirect(reqwest::redirect::Policy::none())
+        .redirect(same_origin_redirects())
         .build()
         .expect("http client builds");
     for f in &forwards {
@@ -665,6 +709,92 @@ async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server on a real socket that answers each request with the next canned response.
+    async fn serve(answers: Vec<&'static str>) -> u16 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            for answer in answers {
+                let (mut sock, _) = listener.accept().await.unwrap();
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let _ = sock.write_all(answer.as_bytes()).await;
+            }
+        });
+        port
+    }
+
+    fn forward(port: u16, path: &str, proof: &'static str) -> Forward {
+        Forward {
+            label: "kiali".into(),
+            local: port,
+            remote_host: "kiali".into(),
+            remote_port: 20001,
+            reach: ("127.0.0.1".into(), port),
+            http_path: Some(path.into()),
+            proof,
+            banner: false,
+            forwarder: None,
+        }
+    }
+
+    fn page(status: &str, body: &str) -> &'static str {
+        format!(
+            "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .leak()
+    }
+
+    #[tokio::test]
+    async fn healthy_means_the_service_own_page() {
+        let client = reqwest::Client::builder()
+            .redirect(same_origin_redirects())
+            .build()
+            .unwrap();
+        let title = "<title>Kiali</title>";
+        let cases: Vec<(Vec<&'static str>, bool)> = vec![
+            (
+                vec![page("200 OK", "<html><title>Kiali</title></html>")],
+                true,
+            ),
+            (vec![page("404 Not Found", "<title>Kiali</title>")], false),
+            (
+                vec![page("200 OK", "<title>Welcome to nginx!</title>")],
+                false,
+            ),
+            (vec![page("200 OK", "")], false),
+            (
+                vec![
+                    "HTTP/1.1 302 Found\r\nlocation: /kiali/\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                    page("200 OK", "<title>Kiali</title>"),
+                ],
+                true,
+            ),
+            (
+                vec![
+                    "HTTP/1.1 302 Found\r\nlocation: http://sso.example.invalid/login\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                ],
+                false,
+            ),
+        ];
+        for (answers, want) in cases {
+            let shown = format!("{answers:?}");
+            let port = serve(answers).await;
+            assert_eq!(
+                healthy(&client, &forward(port, "/kiali", title)).await,
+                want,
+                "{shown}"
+            );
+        }
+        // A forward without a title to prove (hello-node) takes any 2xx, and only that.
+        let port = serve(vec![page("200 OK", "NOW: 2026-12-01")]).await;
+        assert!(healthy(&client, &forward(port, "/", "")).await);
+        let port = serve(vec![page("503 Service Unavailable", "")]).await;
+        assert!(!healthy(&client, &forward(port, "/", "")).await);
+    }
 
     #[test]
     fn custom_forwards_parse_like_ssh_l() {
