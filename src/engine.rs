@@ -685,9 +685,18 @@ async fn apply_step(
     Ok((make, relogin))
 }
 
-/// A download's failure as the apply script reports it: `::artifact URL [EXPECTED ACTUAL]`.
+/// A download's failure as the apply script reports it: `::artifact URL [EXPECTED ACTUAL]`,
+/// or `::artifact URL why: TEXT` (curl's or the server's words).
 fn artifact_failure(stdout: &str) -> Option<Error> {
     let line = stdout.lines().find_map(|l| l.strip_prefix("::artifact "))?;
+    if let Some((url, why)) = line.split_once(" why: ") {
+        return Some(Error::Artifact {
+            url: url.trim().to_string(),
+            expected: None,
+            actual: None,
+            problem: format!("download failed: {}: {}", url.trim(), why.trim()),
+        });
+    }
     let mut words = line.split_whitespace().map(String::from);
     let url = words.next()?;
     let (expected, actual) = (words.next(), words.next());

@@ -1,3 +1,31 @@
+# Fetch $1 into $2, retrying what a booting VM or a busy mirror gets over (a refused, reset or
+# timed-out connection, no route yet, a body cut short, a stall, HTTP 429 or 5xx) with backoff
+# and jitter; a 404 or an unknown host is reported at once. Why the last try failed, in curl's
+# or the server's words, is left in $fetch_why.
+fetch_why=""
+fetch_url() {
+  local url=$1 out=$2 try status rc
+  for try in 1 2 3 4 5; do
+    rc=0
+    status=$(curl -sS -L --connect-timeout 20 --speed-limit 1024 --speed-time 30 \
+      -o "$out" -w '%{http_code}' "$url" 2>"$out.err") || rc=$?
+    fetch_why=$(sed -n '$p' "$out.err")
+    rm -f "$out.err"
+    case "$rc:$status" in
+      0:2??) return 0 ;;
+      0:*) fetch_why="answered HTTP $status" ;;
+    esac
+    case "$rc:$status" in
+      0:429 | 0:5?? | 7:* | 18:* | 28:* | 52:* | 55:* | 56:*)
+        echo "$url: $fetch_why (try $try of 5)" >&2
+        ;;
+      *) return 1 ;;
+    esac
+    if [ "$try" -lt 5 ]; then sleep $(((1 << (try - 1)) + RANDOM % 2)); fi
+  done
+  return 1
+}
+
 # Download {{ artifact.name }} {{ artifact.version }} for this host's architecture into $1,
 # verifying its sha256 before anything is installed.
 fetch_verified() {
@@ -28,21 +56,25 @@ fetch_verified() {
   # Push mode: the controller verified the file and streams it on stdin.
   cat >"$out.partial"
 {%- else %}
-  if ! curl -fsSL --retry 3 -o "$out.partial" "$url"; then
-    echo "download failed: $url" >&2
-    printf '::artifact %s\n' "$url"
+  if ! fetch_url "$url" "$out.partial"; then
+    rm -f "$out.partial"
+    echo "download failed: $url: $fetch_why" >&2
+    printf '::artifact %s why: %s\n' "$url" "$fetch_why"
     return 1
   fi
 {%- endif %}
   if [ -z "$sha" ]; then
-    if ! sha=$(curl -fsSL --retry 3 "$sha_url" | awk '{print tolower($1); exit}'); then
-      echo "cannot fetch checksum $sha_url" >&2
-      printf '::artifact %s\n' "$sha_url"
+    if ! fetch_url "$sha_url" "$out.sha256"; then
+      rm -f "$out.sha256"
+      echo "cannot fetch checksum $sha_url: $fetch_why" >&2
+      printf '::artifact %s why: %s\n' "$sha_url" "$fetch_why"
       return 1
     fi
+    sha=$(awk '{print tolower($1); exit}' "$out.sha256")
+    rm -f "$out.sha256"
     if ! printf '%s' "$sha" | grep -Eqx '[0-9a-f]{64}'; then
       echo "checksum file $sha_url holds no sha256 digest" >&2
-      printf '::artifact %s\n' "$sha_url"
+      printf '::artifact %s why: %s\n' "$sha_url" "it holds no sha256 digest"
       return 1
     fi
   fi

@@ -5,7 +5,22 @@ It stands in for GitHub releases, dl.k8s.io and download.docker.com: GET and HEA
 files with Content-Length, 404 for anything else (no directory listings, no Range support), and
 one line `METHOD PATH STATUS BYTES` per request in --log (BYTES = body bytes actually sent),
 flushed at once so tests can read it while labprov runs. Python stdlib only.
+
+Faults: before each GET or HEAD the mirror reads --faults (a JSON list, absent or empty: none),
+and the first rule whose "path" is a substring of the request path and whose "count" is not 0
+applies (its count, when positive, goes down by one; -1 never does):
+  {"path": "minikube", "action": "status", "status": 500, "count": 3}
+      answer that status with a short text body, as an overloaded mirror or CDN does;
+  {"path": "kubectl", "action": "cut", "bytes": 4096, "count": 1}
+      send the headers with the full Content-Length, then K body bytes, then close the
+      connection: a download cut mid-body;
+  {"path": "istio", "action": "stall", "seconds": 60, "count": 1}
+      wait that long before answering: a mirror slower than the client's timeout.
+A rule that fired is logged like any request (its status, the body bytes actually sent).
 """
+
+import json
+import time
 
 import argparse
 import mimetypes
@@ -97,7 +112,42 @@ class Handler(BaseHTTPRequestHandler):
         if not head:
             self.wfile.write(body)
 
+    def _fault(self):
+        """The first fault rule that applies to this request, consumed (see the module doc)."""
+        path = self.server.faults
+        if not path:
+            return None
+        with self.server.faults_lock:
+            try:
+                with open(path) as f:
+                    rules = json.load(f)
+            except (OSError, ValueError):
+                return None
+            for rule in rules:
+                if rule.get("path", "") in self.path and rule.get("count", -1) != 0:
+                    if rule.get("count", -1) > 0:
+                        rule["count"] -= 1
+                        tmp = path + ".new"
+                        with open(tmp, "w") as f:
+                            json.dump(rules, f)
+                        os.replace(tmp, path)
+                    return rule
+        return None
+
     def _serve(self, head):
+        rule = self._fault()
+        if rule is not None and rule.get("action") == "stall":
+            time.sleep(float(rule.get("seconds", 60)))
+        if rule is not None and rule.get("action") == "status":
+            code = int(rule.get("status", 500))
+            body = ("%d %s\n" % (code, HTTPStatus(code).phrase)).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if not head:
+                self.wfile.write(body)
+            return
         full = self._resolve()
         if full is None:
             self._not_found(head)
@@ -115,6 +165,11 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(st.st_size))
             self.send_header("Last-Modified", self.date_time_string(int(st.st_mtime)))
             self.end_headers()
+            if not head and rule is not None and rule.get("action") == "cut":
+                self.wfile.write(f.read(int(rule.get("bytes", 4096))))
+                self.wfile.flush()
+                self.close_connection = True
+                return
             if not head:
                 try:
                     shutil.copyfileobj(f, self.wfile, 1 << 16)
@@ -133,8 +188,10 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128  # up to 60 hosts downloading at once
 
-    def __init__(self, addr, root, log_path):
+    def __init__(self, addr, root, log_path, faults=None):
         self.root = os.path.realpath(root)
+        self.faults = faults
+        self.faults_lock = threading.Lock()
         self._log = open(log_path, "a", buffering=1)
         self._log_lock = threading.Lock()
         super().__init__(addr, Handler)
@@ -152,8 +209,9 @@ def main():
     ap.add_argument("--root", required=True)
     ap.add_argument("--log", required=True)
     ap.add_argument("--pidfile")
+    ap.add_argument("--faults", help="JSON fault rules, read before each request (module doc)")
     a = ap.parse_args()
-    srv = Server((a.bind, a.port), a.root, a.log)
+    srv = Server((a.bind, a.port), a.root, a.log, a.faults)
     if a.pidfile:
         with open(a.pidfile, "w") as f:
             f.write("%d\n" % os.getpid())
