@@ -141,6 +141,9 @@ pub enum Command {
         /// Output directory (created if missing).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// Keep credentials in URLs as the hosts get them (by default `https://***@...`).
+        #[arg(long)]
+        show_secrets: bool,
     },
     /// Print shell completions.
     Completions {

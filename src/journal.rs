@@ -141,6 +141,7 @@ pub fn write(journal: &Journal) -> Result<PathBuf> {
         path: path.clone(),
         source: std::sync::Arc::new(std::io::Error::other(e)),
     })?;
+    let text = crate::redact::text(&text);
     crate::private::write(&path, text.as_bytes()).map_err(|source| Error::Write {
         path: path.clone(),
         source: source.into(),

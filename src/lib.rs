@@ -20,6 +20,7 @@ pub mod manifests;
 pub mod outcome;
 pub mod private;
 pub mod profile;
+pub mod redact;
 pub mod render;
 pub mod report;
 pub mod steps;
@@ -87,9 +88,9 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
             report.raw(&out);
             return Ok(0);
         }
-        Command::Render { out } => {
+        Command::Render { out, show_secrets } => {
             let cfg = load_config(&cli, &report)?;
-            let n = render_to(&cfg, out)?;
+            let n = render_to(&cfg, out, *show_secrets)?;
             report.info(&format!("wrote {n} files to {}", out.display()));
             return Ok(0);
         }
@@ -364,17 +365,23 @@ fn apply_scope(cfg: &Config, bundles: &[String], remove: &[String]) -> Result<Sc
     })
 }
 
-/// Write the check script and every apply script, as a host would receive them.
-fn render_to(cfg: &Config, dir: &Path) -> Result<usize> {
+/// Write the check script and every apply script, as a host would receive them (but for the
+/// credentials in URLs, unless `show_secrets`).
+fn render_to(cfg: &Config, dir: &Path, show_secrets: bool) -> Result<usize> {
     let renderer = render::Renderer::new()?;
     let write = |path: &Path, text: &str| -> Result<()> {
+        let text = if show_secrets {
+            std::borrow::Cow::Borrowed(text)
+        } else {
+            redact::text(text)
+        };
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|source| Error::Write {
                 path: parent.to_path_buf(),
                 source: source.into(),
             })?;
         }
-        std::fs::write(path, text).map_err(|source| Error::Write {
+        std::fs::write(path, text.as_bytes()).map_err(|source| Error::Write {
             path: path.to_path_buf(),
             source: source.into(),
         })

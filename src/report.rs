@@ -69,6 +69,7 @@ impl Report {
     }
 
     fn line(&self, state: &State, text: &str) {
+        let text = crate::redact::text(text);
         match &state.multi {
             Some(m) => {
                 let _ = m.println(text);
@@ -81,8 +82,9 @@ impl Report {
     }
 
     fn json(&self, value: serde_json::Value) {
+        let text = value.to_string();
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{value}");
+        let _ = writeln!(out, "{}", crate::redact::text(&text));
     }
 
     /// A host's current activity, shown on its live line.
@@ -103,7 +105,7 @@ impl Report {
                     b.enable_steady_tick(Duration::from_millis(120));
                     b
                 });
-                bar.set_message(what.to_string());
+                bar.set_message(crate::redact::text(what).into_owned());
             }
             OutputMode::Plain if self.verbosity > 0 => self.line(&st, &format!("{host}: {what}")),
             _ => {}
@@ -280,6 +282,7 @@ impl Report {
     }
 
     pub fn warn(&self, message: &str) {
+        let message = crate::redact::text(message);
         let st = self.lock();
         if let Some(m) = &st.multi {
             m.suspend(|| eprintln!("warning: {message}"));
@@ -289,6 +292,7 @@ impl Report {
     }
 
     pub fn error(&self, message: &str) {
+        let message = crate::redact::text(message);
         let st = self.lock();
         if let Some(m) = &st.multi {
             m.suspend(|| eprintln!("error: {message}"));

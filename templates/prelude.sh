@@ -11,3 +11,10 @@ reason() {
 fact() {
   printf '::fact %s=%s\n' "$1" "$2"
 }
+# curl's config for one URL, for `curl -K <(url_config "$url")`: a URL in curl's argv (it may
+# carry credentials) would show in `ps` to every user of the host; printf is a builtin.
+url_config() {
+  local u=${1//\\/\\\\}
+  u=${u//\"/\\\"}
+  printf 'url = "%s"\n' "$u"
+}

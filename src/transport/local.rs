@@ -4,7 +4,7 @@ use std::process::Stdio;
 
 use tokio::process::Command;
 
-use super::{Output, Payload, feed};
+use super::{Input, Output, feed};
 use crate::error::Error;
 
 #[derive(Default)]
@@ -25,17 +25,15 @@ impl Local {
         self.fresh_login = !root;
     }
 
-    /// Run `bash ARGS`.
-    pub async fn run(&self, args: &[&str], stdin: Option<Payload<'_>>) -> Result<Output, Error> {
+    /// Run `bash ARGS` with `input` on its stdin.
+    pub async fn run(&self, args: &[&str], input: Input<'_>) -> Result<Output, Error> {
         let fail = |e: std::io::Error| Error::Connect {
             target: "local".into(),
             reason: format!("cannot run bash: {e}"),
         };
-        let mut child = self.spawn(args, stdin.is_some())?;
-        if let Some(payload) = stdin
-            && let Some(mut pipe) = child.stdin.take()
-        {
-            feed(&mut pipe, payload).await.map_err(fail)?;
+        let mut child = self.spawn(args)?;
+        if let Some(mut pipe) = child.stdin.take() {
+            feed(&mut pipe, input).await.map_err(fail)?;
         }
         let out = child.wait_with_output().await.map_err(fail)?;
         Ok(Output {
@@ -45,9 +43,8 @@ impl Local {
         })
     }
 
-    /// Start `bash ARGS`, stdout and stderr piped (stdin too when `stdin`); dropping the
-    /// child kills it.
-    pub fn spawn(&self, args: &[&str], stdin: bool) -> Result<tokio::process::Child, Error> {
+    /// Start `bash ARGS`, stdin, stdout and stderr piped; dropping the child kills it.
+    pub fn spawn(&self, args: &[&str]) -> Result<tokio::process::Child, Error> {
         let mut cmd = if self.fresh_login {
             let user = current_user();
             let mut c = Command::new("sudo");
@@ -58,7 +55,7 @@ impl Local {
             c.args(args);
             c
         };
-        cmd.stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             // A terminal's Ctrl-C reaches labprov alone, which gives the command its grace

@@ -176,10 +176,15 @@ impl Transport {
         token: &str,
         stdin: Option<Payload<'_>>,
     ) -> Result<Output, Error> {
-        let args = ["-c", script, "bash", token];
+        let args = boot_args(script, &[token]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let input = Input {
+            script: script.as_bytes(),
+            payload: stdin,
+        };
         match &self.link {
-            Link::Local(l) => l.run(&args, stdin).await,
-            Link::Ssh(s) => s.run(&args, stdin).await,
+            Link::Local(l) => l.run(&args, input).await,
+            Link::Ssh(s) => s.run(&args, input).await,
         }
     }
 
@@ -192,14 +197,20 @@ impl Transport {
         wait: Option<Duration>,
         waiting: impl Fn(&str),
     ) -> Result<HostLock, Error> {
-        use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
         let secs = wait.map_or(0, |w| w.as_secs().max(1)).to_string();
-        let args = ["-c", LOCK_SCRIPT, "bash", owner, &secs];
+        let args = boot_args(LOCK_SCRIPT, &[owner, &secs]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut child = match &self.link {
-            Link::Local(l) => l.spawn(&args, true)?,
-            Link::Ssh(s) => s.spawn(&args, true)?,
+            Link::Local(l) => l.spawn(&args)?,
+            Link::Ssh(s) => s.spawn(&args)?,
         };
-        let stdin = child.stdin.take();
+        // The script, then nothing: the lock is held until this stdin closes.
+        let mut stdin = child.stdin.take();
+        if let Some(pipe) = stdin.as_mut() {
+            let _ = pipe.write_all(LOCK_SCRIPT.as_bytes()).await;
+            let _ = pipe.flush().await;
+        }
         let Some(stdout) = child.stdout.take() else {
             return Err(Error::internal("the lock holder has no stdout"));
         };
@@ -289,13 +300,48 @@ impl Transport {
     }
 }
 
-/// Stream a payload into a child's stdin. A script that exits early closes its stdin; its
-/// exit code tells why, so write errors are not errors here.
+/// How every command starts on a host: `bash -c BOOT bash LEN ARGS...`. BOOT reads the
+/// script's LEN bytes from stdin (counted as bytes, whatever the host's locale) and runs it
+/// from a file descriptor, so a script, which may hold URLs with credentials, never shows in
+/// `ps` or `/proc/PID/cmdline`; what follows the script on stdin is the script's own input.
+/// ARGS (a run's token, the lock's owner) are not secret.
+const BOOT: &str = r#"o=${LC_ALL+x$LC_ALL}; LC_ALL=C; IFS= read -r -N "$1" s; n=${#s}
+if [ -n "$o" ]; then LC_ALL=${o#x}; else unset LC_ALL; fi
+[ "$n" -eq "$1" ] || { echo "labprov: the script arrived short ($n of $1 bytes)" >&2; exit 70; }
+shift; exec bash /dev/fd/3 "$@" 3<<<"$s""#;
+
+/// The argv that runs `script` through [`BOOT`] with `args` after it.
+fn boot_args<'a>(script: &str, args: &[&'a str]) -> Vec<String> {
+    let mut argv = vec![
+        "-c".to_string(),
+        BOOT.to_string(),
+        "bash".to_string(),
+        script.len().to_string(),
+    ];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    argv
+}
+
+/// What a command reads on stdin: its script first (see [`BOOT`]), then its payload.
+pub struct Input<'a> {
+    pub script: &'a [u8],
+    pub payload: Option<Payload<'a>>,
+}
+
+/// Stream a command's input into a child's stdin, then close it. A script that exits early
+/// closes its stdin; its exit code tells why, so write errors are not errors here.
 pub(crate) async fn feed<W: tokio::io::AsyncWrite + Unpin>(
     pipe: &mut W,
-    payload: Payload<'_>,
+    input: Input<'_>,
 ) -> std::io::Result<()> {
     use tokio::io::AsyncWriteExt;
+    if pipe.write_all(input.script).await.is_err() {
+        return Ok(());
+    }
+    let Some(payload) = input.payload else {
+        let _ = pipe.shutdown().await;
+        return Ok(());
+    };
     match payload {
         Payload::File(path) => {
             let mut file = tokio::fs::File::open(path).await?;

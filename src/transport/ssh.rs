@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder};
 
-use super::{Output, Payload, feed};
+use super::{Input, Output, feed};
 use crate::config::{Config, Host, HostKeyPolicy};
 use crate::error::Error;
 
@@ -248,14 +248,12 @@ impl Ssh {
     /// the crate's process mux uses) so that it gets a process group of its own: a
     /// terminal's Ctrl-C then reaches labprov alone, which gives the remote command its
     /// grace period, instead of cutting the channel while the command runs on.
-    pub async fn run(&self, args: &[&str], stdin: Option<Payload<'_>>) -> Result<Output, Error> {
+    pub async fn run(&self, args: &[&str], input: Input<'_>) -> Result<Output, Error> {
         let lost = |reason: String| self.lost(reason);
         let session = self.session()?;
-        let mut child = self.spawn(args, stdin.is_some())?;
-        if let Some(payload) = stdin
-            && let Some(mut pipe) = child.stdin.take()
-        {
-            feed(&mut pipe, payload)
+        let mut child = self.spawn(args)?;
+        if let Some(mut pipe) = child.stdin.take() {
+            feed(&mut pipe, input)
                 .await
                 .map_err(|e| lost(format!("cannot send input: {e}")))?;
         }
@@ -282,9 +280,9 @@ impl Ssh {
         }
     }
 
-    /// Start `bash ARGS` on the host and hand back its channel's client, stdout and stderr
-    /// piped (stdin too when `stdin`); dropping it ends the channel.
-    pub fn spawn(&self, args: &[&str], stdin: bool) -> Result<tokio::process::Child, Error> {
+    /// Start `bash ARGS` on the host and hand back its channel's client, stdin, stdout and
+    /// stderr piped; dropping it ends the channel.
+    pub fn spawn(&self, args: &[&str]) -> Result<tokio::process::Child, Error> {
         let lost = |reason: String| self.lost(reason);
         let session = self.session()?;
         let mut remote = String::from("bash");
@@ -299,11 +297,7 @@ impl Ssh {
             .arg(session.control_socket())
             .args(["-o", "BatchMode=yes", "-T", "-p", "9", "none", "--"])
             .arg(remote)
-            .stdin(if stdin {
-                std::process::Stdio::piped()
-            } else {
-                std::process::Stdio::null()
-            })
+            .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .process_group(0)

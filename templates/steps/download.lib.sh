@@ -8,7 +8,7 @@ fetch_url() {
   for try in 1 2 3 4 5; do
     rc=0
     status=$(curl -sS -L --connect-timeout 20 --speed-limit 1024 --speed-time 30 \
-      -o "$out" -w '%{http_code}' "$url" 2>"$out.err") || rc=$?
+      -o "$out" -w '%{http_code}' -K <(url_config "$url") 2>"$out.err") || rc=$?
     fetch_why=$(sed -n '$p' "$out.err")
     rm -f "$out.err"
     case "$rc:$status" in
