@@ -311,7 +311,7 @@ if [ -n "$o" ]; then LC_ALL=${o#x}; else unset LC_ALL; fi
 shift; exec bash /dev/fd/3 "$@" 3<<<"$s""#;
 
 /// The argv that runs `script` through [`BOOT`] with `args` after it.
-fn boot_args<'a>(script: &str, args: &[&'a str]) -> Vec<String> {
+fn boot_args(script: &str, args: &[&str]) -> Vec<String> {
     let mut argv = vec![
         "-c".to_string(),
         BOOT.to_string(),
