@@ -22,15 +22,27 @@ pub struct Ssh {
 }
 
 /// Connection errors worth another try: the network or an overloaded bastion, not keys.
+/// Whether another try may succeed: the network or the server was not ready (a VM that boots,
+/// a bastion dropping a burst of handshakes past `MaxStartups`, a route not up yet). Anything
+/// else (a refused key, a changed host key, a name that does not resolve, ssh refusing its
+/// arguments) is reported at once, in ssh's own words.
 fn transient(reason: &str) -> bool {
-    let permanent = [
-        "Permission denied",
-        "Host key verification failed",
-        "REMOTE HOST IDENTIFICATION HAS CHANGED",
-        "Could not resolve hostname",
+    let transient = [
+        "Connection refused",
+        "Connection reset",
+        "Connection timed out",
+        "Operation timed out",
         "No route to host",
+        "Network is unreachable",
+        "Connection closed by",
+        "closed by remote host",
+        "kex_exchange_identification",
+        "Broken pipe",
+        // Through the bastion, the target's own failure arrives as a channel that did not open.
+        "open failed: connect failed",
+        "stdio forwarding failed",
     ];
-    !permanent.iter().any(|p| reason.contains(p))
+    transient.iter().any(|t| reason.contains(t))
 }
 
 fn describe(e: &openssh::Error) -> String {
@@ -72,14 +84,15 @@ async fn connect_with_retry(
     destination: &str,
     target: &str,
 ) -> Result<Session, Error> {
-    let mut delay = Duration::from_millis(300);
+    // About 25 s in all: long enough for a VM whose sshd is still starting.
+    let mut delay = Duration::from_millis(500);
     let mut attempt = 1;
     loop {
         match b.connect(destination).await {
             Ok(s) => return Ok(s),
             Err(e) => {
                 let reason = describe(&e);
-                if attempt >= 4 || !transient(&reason) {
+                if attempt >= 6 || !transient(&reason) {
                     let tries = if attempt > 1 {
                         format!(" (after {attempt} attempts)")
                     } else {
@@ -90,8 +103,13 @@ async fn connect_with_retry(
                         reason: format!("{reason}{tries}"),
                     });
                 }
-                tokio::time::sleep(delay).await;
-                delay *= 2;
+                // Up to half the delay again, so a class of hosts does not retry in step.
+                let jitter = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.subsec_millis());
+                let jitter = delay.mul_f64(f64::from(jitter) / 2000.0);
+                tokio::time::sleep(delay + jitter).await;
+                delay = (delay * 2).min(Duration::from_secs(8));
                 attempt += 1;
             }
         }
@@ -343,6 +361,35 @@ impl Ssh {
         }
         for s in self.retired.drain(..) {
             let _ = s.close().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::transient;
+
+    #[test]
+    fn what_is_retried_and_what_is_reported_at_once() {
+        // ssh's and the kernel's own words, as openssh's errors carry them.
+        for retried in [
+            "ssh: connect to host 10.0.0.5 port 22: Connection refused",
+            "ssh: connect to host 10.0.0.5 port 22: No route to host",
+            "ssh: connect to host 10.0.0.5 port 22: Connection timed out",
+            "kex_exchange_identification: read: Connection reset by peer",
+            "kex_exchange_identification: Connection closed by remote host",
+            "channel 0: open failed: connect failed: No route to host stdio forwarding failed",
+        ] {
+            assert!(transient(retried), "{retried}");
+        }
+        for at_once in [
+            "student@10.0.0.5: Permission denied (publickey).",
+            "Host key verification failed.",
+            "@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @",
+            "ssh: Could not resolve hostname nosuch.example: Name or service not known",
+            "No such file or directory (os error 2)",
+        ] {
+            assert!(!transient(at_once), "{at_once}");
         }
     }
 }
