@@ -72,3 +72,160 @@ fn a_busy_mirror_and_a_cut_download_are_retried_a_404_is_reported_at_once() {
     assert_eq!(again.step("h1", "minikube")["kind"], "changed");
     assert!(world.host_file("h1", "/usr/local/bin/minikube").exists());
 }
+
+fn fault(world: &World, host: &str, action: &str) {
+    let out = std::process::Command::new(common::root().join("tests/world/fault"))
+        .args(["--id", &world.id.to_string(), host, action])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "fault {host} {action}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Waits until one of h1's processes has `needle` in its command line.
+fn wait_for_process(world: &World, needle: &str) {
+    common::wait_for(
+        &format!("a process `{needle}` on h1"),
+        std::time::Duration::from_secs(90),
+        || {
+            let out = world.exec("h1", None, &["ps", "-eo", "args"]);
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .any(|l| l.contains(needle))
+                .then_some(())
+        },
+    );
+}
+
+/// `up` in the background, so a fault can strike while it works.
+fn up_in_background(world: &World) -> std::thread::JoinHandle<common::Run> {
+    let profile = world.profile.clone();
+    let dir = world.dir.clone();
+    std::thread::spawn(move || {
+        common::Run::new(
+            common::labprov()
+                .arg("--profile")
+                .arg(&profile)
+                .args(["--output", "json", "up"])
+                .env("XDG_CACHE_HOME", dir.join("controller-cache"))
+                .env("XDG_STATE_HOME", dir.join("controller-state"))
+                .output()
+                .unwrap(),
+        )
+    })
+}
+
+/// The binaries and the release go, Docker stays: the next `up` downloads again.
+fn purge(world: &World) {
+    let down = world.labprov(&["down", "--purge", "--yes"]);
+    assert_eq!(down.code, 0, "{}", down.explain());
+    assert!(!world.host_file("h1", "/usr/local/bin/minikube").exists());
+}
+
+/// Nothing half-written at a final path: minikube is either absent or the mirror's file.
+fn minikube_whole_or_absent(world: &World) {
+    let installed = world.host_file("h1", "/usr/local/bin/minikube");
+    if installed.exists() {
+        let want = std::fs::read(
+            world.mirror_file("minikube/releases/download/v1.39.0/minikube-linux-amd64"),
+        )
+        .unwrap();
+        assert_eq!(std::fs::read(installed).unwrap(), want, "minikube is whole");
+    }
+    assert!(
+        !world
+            .host_file("h1", "/usr/local/bin/minikube.labprov-new")
+            .exists()
+    );
+}
+
+#[test]
+fn a_mirror_that_goes_down_and_comes_back_is_waited_for_and_a_full_disk_is_named() {
+    let world = World::start(1);
+    assert_eq!(world.labprov(&["up"]).code, 0);
+
+    // The mirror goes down while minikube downloads, and comes back: the retries carry it.
+    purge(&world);
+    fault(&world, "bastion", "mirror-stop");
+    let up = up_in_background(&world);
+    // fetch_url's backoff after a refused try (curl itself is refused in no time).
+    wait_for_process(&world, "sleep ");
+    fault(&world, "bastion", "mirror-start");
+    let up = up.join().unwrap();
+    assert_eq!(up.code, 0, "{}", up.explain());
+    assert_eq!(up.step("h1", "minikube")["kind"], "changed");
+    minikube_whole_or_absent(&world);
+
+    // The disk where downloads land is full: the step says so, and nothing is installed.
+    purge(&world);
+    fault(&world, "h1", "tmp-full");
+    let up = world.labprov(&["up"]);
+    assert_eq!(up.code, 1, "{}", up.explain());
+    let detail = up.step("h1", "minikube")["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        detail.contains("download failed:")
+            && detail.contains("is /tmp/")
+            && detail.contains("full?"),
+        "{detail}"
+    );
+    minikube_whole_or_absent(&world);
+    fault(&world, "h1", "tmp-free");
+    let up = world.labprov(&["up"]);
+    assert_eq!(up.code, 0, "{}", up.explain());
+}
+
+#[test]
+fn sudo_lost_or_the_bastion_restarted_mid_run_is_reported_and_a_rerun_converges() {
+    let world = World::start(1);
+    assert_eq!(world.labprov(&["up"]).code, 0);
+    let stall =
+        r#"[{"path": "minikube-linux-amd64", "action": "stall", "seconds": 4, "count": 1}]"#;
+
+    // sudo is taken away while minikube downloads (the mirror stalls it a few seconds).
+    purge(&world);
+    std::fs::write(world.dir.join("mirror/faults"), stall).unwrap();
+    let up = up_in_background(&world);
+    wait_for_process(&world, "-K /dev/fd/");
+    fault(&world, "h1", "sudo-off");
+    let up = up.join().unwrap();
+    assert_eq!(up.code, 1, "{}", up.explain());
+    let detail = up.step("h1", "minikube")["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        detail.contains("sudo") && detail.contains("password"),
+        "{detail}"
+    );
+    minikube_whole_or_absent(&world);
+    fault(&world, "h1", "sudo-on");
+    let again = world.labprov(&["up"]);
+    assert_eq!(again.code, 0, "{}", again.explain());
+
+    // The bastion's sshd restarts mid-run: the host's connection is lost, and said so.
+    purge(&world);
+    std::fs::write(world.dir.join("mirror/faults"), stall).unwrap();
+    let up = up_in_background(&world);
+    wait_for_process(&world, "-K /dev/fd/");
+    fault(&world, "bastion", "sshd-stop");
+    fault(&world, "bastion", "sshd-start");
+    let up = up.join().unwrap();
+    assert_eq!(up.code, 1, "{}", up.explain());
+    let failed = up
+        .events
+        .iter()
+        .find(|e| e["type"] == "step" && e["kind"] == "failed")
+        .unwrap_or_else(|| panic!("a step failed: {}", up.explain()));
+    let detail = failed["detail"].as_str().unwrap_or_default().to_string();
+    assert!(detail.contains("connection was lost"), "{detail}");
+    minikube_whole_or_absent(&world);
+    let again = world.labprov(&["up"]);
+    assert_eq!(again.code, 0, "{}", again.explain());
+    minikube_whole_or_absent(&world);
+}

@@ -4,16 +4,20 @@
 # or the server's words, is left in $fetch_why.
 fetch_why=""
 fetch_url() {
-  local url=$1 out=$2 try status rc
+  local url=$1 out=$2 try status rc res
   for try in 1 2 3 4 5; do
     rc=0
-    status=$(curl -sS -L --connect-timeout 20 --speed-limit 1024 --speed-time 30 \
-      -o "$out" -w '%{http_code}' -K <(url_config "$url") 2>"$out.err") || rc=$?
-    fetch_why=$(sed -n '$p' "$out.err")
-    rm -f "$out.err"
+    # curl's words and the status in one capture: a file for them could not be written
+    # when the disk is what failed.
+    res=$(curl -sS -L --connect-timeout 20 --speed-limit 1024 --speed-time 30 \
+      -o "$out" -w '\n::code %{http_code}\n' -K <(url_config "$url") 2>&1) || rc=$?
+    status=$(printf '%s\n' "$res" | sed -n 's/^::code //p' | tail -n 1)
+    fetch_why=$(printf '%s\n' "$res" | grep -v '^::code ' | sed '/^$/d' | tail -n 1)
     case "$rc:$status" in
       0:2??) return 0 ;;
       0:*) fetch_why="answered HTTP $status" ;;
+      # curl's "Failure writing output": almost always the disk.
+      23:*) fetch_why="$fetch_why (is $(dirname "$out")/ full? $(df -h --output=avail "$(dirname "$out")" 2>/dev/null | sed -n '2s/ //gp') left)" ;;
     esac
     case "$rc:$status" in
       0:429 | 0:5?? | 7:* | 18:* | 28:* | 52:* | 55:* | 56:*)
