@@ -172,7 +172,7 @@ fn rendered_scripts_carry_the_profile_values() {
         "apply/01-docker.sh",
         &[
             "https://mirror.example/docker/linux/ubuntu",
-            "curl -fsSL --retry 3 https://mirror.example/docker/gpg",
+            "url_config https://mirror.example/docker/gpg",
         ],
     );
     expect(
