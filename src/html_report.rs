@@ -322,6 +322,7 @@ pub struct Verify {
 pub struct VerifyRow {
     pub name: String,
     pub state: State,
+    pub symbol: &'static str,
     pub finished: String,
     pub cells: Vec<VerifyCell>,
 }
@@ -681,6 +682,7 @@ fn verify(journals: &[&Journal]) -> Option<Verify> {
             VerifyRow {
                 name: name.to_string(),
                 state,
+                symbol: state.symbol(),
                 finished: j.finished.clone(),
                 cells,
             }

@@ -341,4 +341,26 @@ fn verify_results_sit_beside_the_runs() {
     assert!(none.status.success(), "{none:?}");
     let html = std::fs::read_to_string(&out).unwrap();
     assert!(html.contains("No run journal in this window"), "{html}");
+
+    // One window at a time: both is bad input, refused before anything is written.
+    std::fs::remove_file(&out).unwrap();
+    let both = common::labprov()
+        .args([
+            "report",
+            "--out",
+            out.to_str().unwrap(),
+            "--since",
+            "2h",
+            "--runs",
+            "3",
+        ])
+        .env("XDG_STATE_HOME", state.path())
+        .output()
+        .unwrap();
+    assert_eq!(both.status.code(), Some(2), "{both:?}");
+    assert!(
+        String::from_utf8_lossy(&both.stderr).contains("cannot be used with"),
+        "{both:?}"
+    );
+    assert!(!out.exists());
 }
