@@ -145,6 +145,21 @@ pub enum Command {
         #[arg(long)]
         show_secrets: bool,
     },
+    /// Write one self-contained HTML page of the class from the run journals: a hosts ×
+    /// steps matrix of each host's latest run, why each failure failed, the runs' history and
+    /// the step durations. It loads nothing from the network.
+    Report {
+        /// Where to write it (default: report.html beside the journals,
+        /// $XDG_STATE_HOME/labprov/report.html).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Only the runs that finished within this long (e.g. 2h, 3d).
+        #[arg(long, value_name = "DURATION", conflicts_with = "runs")]
+        since: Option<humantime::Duration>,
+        /// Only the last N runs (default: the last 50, unless --since is given).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        runs: Option<u32>,
+    },
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]

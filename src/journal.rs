@@ -21,6 +21,9 @@ pub struct Journal {
     pub command: String,
     pub profile: String,
     pub finished: String,
+    /// The run's wall time, from start to journal (absent in journals of older labprov).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elapsed_ms: Option<u128>,
     /// The signal that interrupted the run (`SIGINT`, `SIGTERM`), if one did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<String>,
@@ -108,6 +111,7 @@ pub fn build(
         command: command.to_string(),
         profile: profile.display().to_string(),
         finished: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        elapsed_ms: None,
         interrupted: interrupted.map(String::from),
         hosts: map,
     }
@@ -155,6 +159,42 @@ pub fn write(journal: &Journal) -> Result<PathBuf> {
             source: source.into(),
         })?;
     Ok(path)
+}
+
+/// Every journal under `runs/`, oldest first (by finishing time, then by name: a same-second
+/// run gets a `-N` suffix). A file that is not a journal is an error naming it, not skipped:
+/// a report that silently leaves out a run would say a class is fine when it is not.
+pub fn read_all() -> Result<Vec<(PathBuf, Journal)>> {
+    read_dir(&dir().join("runs"))
+}
+
+/// [`read_all`] of a given directory; a missing directory has no journals.
+pub fn read_dir(runs: &Path) -> Result<Vec<(PathBuf, Journal)>> {
+    let listing = match std::fs::read_dir(runs) {
+        Ok(l) => l,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(Error::Usage {
+                message: format!("cannot read the run journals in {}: {e}", runs.display()),
+            });
+        }
+    };
+    let mut journals = Vec::new();
+    for entry in listing.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        let journal: Journal = std::fs::read_to_string(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()))
+            .map_err(|e| Error::Usage {
+                message: format!("cannot read the run journal {}: {e}", path.display()),
+            })?;
+        journals.push((path, journal));
+    }
+    journals.sort_by(|a, b| (&a.1.finished, &a.0).cmp(&(&b.1.finished, &b.0)));
+    Ok(journals)
 }
 
 /// Hosts that did not converge (failed or interrupted) in the runs since the last clean one,

@@ -81,6 +81,10 @@ impl HostPlan {
     }
 }
 
+/// How the detail of a step that was not run begins (the journal keeps it; the HTML report
+/// tells such a step from the one that failed by it).
+pub const NOT_RUN: &str = "not run: ";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
@@ -124,7 +128,7 @@ impl Outcome {
     /// The step was not run because of `cause` (a lost connection, a need that did not
     /// converge, an interruption); the cause's kind is the outcome's.
     pub fn not_run(host: &str, step: &'static str, cause: Error, elapsed: Duration) -> Outcome {
-        Outcome::failure(host, step, cause, "not run: ", elapsed)
+        Outcome::failure(host, step, cause, NOT_RUN, elapsed)
     }
 
     /// The run was interrupted before this step could start (`stopped`: it had started, and

@@ -342,6 +342,26 @@ impl Report {
         }
     }
 
+    /// Where the HTML report of a batch run was written (only called when not --quiet).
+    pub fn html_report(&self, path: &std::path::Path) {
+        let st = self.lock();
+        match self.mode {
+            OutputMode::Json => self.json(json!({"type": "report", "path": path})),
+            _ => {
+                if let Some(m) = &st.multi {
+                    let _ = m.clear();
+                }
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "report written to {}", path.display());
+            }
+        }
+    }
+
+    /// How long since labprov started, for the journal's wall time.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
     /// Ask a yes/no question on the terminal. Without a terminal there is nobody to ask:
     /// that is an error, so a script never destroys a cluster by accident.
     pub fn confirm(&self, question: &str) -> crate::error::Result<bool> {
