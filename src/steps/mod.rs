@@ -10,7 +10,7 @@ use tera::Context;
 use crate::config::{Artifact, Config};
 
 mod addons;
-mod binaries;
+mod binary;
 mod cluster;
 mod dns;
 mod docker;
@@ -91,8 +91,8 @@ pub fn no_vars(_: &Config, _: &mut Context) {}
 pub static REGISTRY: &[&Step] = &[
     &facts::STEP,
     &docker::STEP,
-    &binaries::MINIKUBE,
-    &binaries::KUBECTL,
+    &binary::MINIKUBE,
+    &binary::KUBECTL,
     &istio_release::STEP,
     &cluster::STEP,
     &addons::STEP,
