@@ -137,7 +137,7 @@ pub async fn run(
     } else {
         None
     };
-    let limit = Arc::new(Semaphore::new(cfg.parallel));
+    let limit = Arc::new(Semaphore::new(cfg.run.parallel));
     let shared = Arc::new(Shared {
         cfg,
         renderer,

@@ -22,6 +22,7 @@ pub mod profile;
 pub mod render;
 pub mod report;
 pub mod steps;
+pub mod template;
 pub mod transport;
 pub mod tunnel;
 
@@ -172,7 +173,7 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
         _ => Vec::new(),
     };
     if let Some(p) = targets.parallel {
-        cfg.parallel = p as usize;
+        cfg.run.parallel = p as usize;
     }
     let failed_last = if targets.only_failed {
         Some(journal::failed_last()?)
@@ -225,10 +226,10 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
     let run_id = journal::run_id();
     let lock = engine::LockSpec {
         owner: format!("run {run_id} (labprov {command} by {})", controller()),
-        wait: (!targets.no_wait).then(|| std::time::Duration::from_secs(cfg.lock_timeout)),
+        wait: (!targets.no_wait).then(|| std::time::Duration::from_secs(cfg.run.lock_timeout)),
     };
     let stop = interrupt::Stop::new();
-    let grace = cfg.grace_period;
+    let grace = cfg.run.grace_period;
     let results = runtime.block_on(async {
         tokio::spawn(listen(stop.clone(), report.clone(), grace));
         engine::run(cfg, hosts, mode, scope, report.clone(), stop.clone(), lock).await

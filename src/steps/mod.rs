@@ -9,32 +9,20 @@ use tera::Context;
 
 use crate::config::{Artifact, Config};
 
-mod addons;
-mod binary;
-mod cluster;
-mod dns;
-mod docker;
-mod facts;
-mod istio;
-mod istio_release;
-mod manifests;
+pub mod addons;
+pub mod binary;
+pub mod cluster;
+pub mod dns;
+pub mod docker;
+pub mod facts;
+pub mod istio;
+pub mod istio_release;
+pub mod kubectl;
+pub mod manifests;
+pub mod minikube;
 
-/// A template shipped in the binary: its name (as tera `include` sees it) and text.
-#[derive(Debug, Clone, Copy)]
-pub struct Template {
-    pub name: &'static str,
-    pub text: &'static str,
-}
-
-macro_rules! template {
-    ($path:literal) => {
-        $crate::steps::Template {
-            name: $path,
-            text: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/", $path)),
-        }
-    };
-}
-pub(crate) use template;
+pub use crate::template::Template;
+pub(crate) use crate::template::template;
 
 /// How a step applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,8 +79,8 @@ pub fn no_vars(_: &Config, _: &mut Context) {}
 pub static REGISTRY: &[&Step] = &[
     &facts::STEP,
     &docker::STEP,
-    &binary::MINIKUBE,
-    &binary::KUBECTL,
+    &minikube::STEP,
+    &kubectl::STEP,
     &istio_release::STEP,
     &cluster::STEP,
     &addons::STEP,

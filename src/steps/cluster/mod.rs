@@ -1,5 +1,7 @@
 //! `minikube start` with the docker driver and the Cilium CNI. A running cluster whose
 //! settings differ from the profile is *blocked*, never recreated behind the user's back.
+pub mod section;
+
 use super::{Step, StepKind, Undo, UndoWhen, no_vars, template};
 
 pub static STEP: Step = Step {

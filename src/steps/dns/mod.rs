@@ -1,5 +1,7 @@
 //! DNS inside the minikube node: probe, and only if it fails point the node's resolv.conf
 //! at the profile's nameserver (the lab guide's manual fix, cilium/cilium#16439).
+pub mod section;
+
 use tera::Context;
 
 use super::{Step, StepKind, template};

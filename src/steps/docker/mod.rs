@@ -1,6 +1,8 @@
 //! Docker Engine from Docker's own apt repository, its service, and the user in group
 //! `docker`. Adding the group asks the engine to reconnect: the open session keeps its old
 //! groups, which is the trap `newgrp` works around interactively.
+pub mod section;
+
 use super::{Step, StepKind, Undo, UndoWhen, no_vars, template};
 
 pub static STEP: Step = Step {

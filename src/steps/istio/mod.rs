@@ -1,5 +1,7 @@
 //! Istio in the cluster (`istioctl install --set profile=...`) and sidecar injection
 //! for the lab's namespace.
+pub mod section;
+
 use super::{Step, StepKind, Undo, UndoWhen, no_vars, template};
 
 pub static STEP: Step = Step {

@@ -1,5 +1,7 @@
 //! The Istio release tarball, unpacked whole so `samples/` (Bookinfo, addons) is on the host
 //! for the manifests step, with `istioctl` linked into the bin dir.
+pub mod section;
+
 use tera::Context;
 
 use super::{Step, StepKind, Undo, UndoWhen, template};

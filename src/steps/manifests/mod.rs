@@ -1,6 +1,9 @@
 //! The lab's Kubernetes and Istio objects. The check brings back the host's part (last
 //! applied state, the cluster's identity, the Istio release's sample files); the controller
 //! decides object by object what to create, change or prune (see `crate::manifests`).
+pub mod section;
+
+pub mod bundles;
 use tera::Context;
 
 use super::{Step, StepKind, Undo, UndoWhen, template};

@@ -1,0 +1,34 @@
+//! The kubectl binary, at the pinned version (see `section.rs`).
+pub mod section;
+
+use tera::Context;
+
+use super::{Step, StepKind, Undo, UndoWhen, template};
+use crate::config::Config;
+
+pub static STEP: Step = Step {
+    id: "kubectl",
+    kind: StepKind::Script,
+    title: "kubectl binary",
+    needs: &["facts"],
+    needs_root: true,
+    check: template!("steps/binary.check.sh"),
+    apply: Some(template!("steps/binary.apply.sh")),
+    libs: &[template!("steps/download.lib.sh")],
+    artifact: Some(|c| &c.artifacts.kubectl),
+    vars,
+    undo: Some(Undo {
+        id: "remove-kubectl",
+        template: template!("steps/binary.undo.sh"),
+        when: UndoWhen::Purge,
+    }),
+};
+
+fn vars(cfg: &Config, ctx: &mut Context) {
+    super::binary::vars(
+        cfg,
+        ctx,
+        &cfg.artifacts.kubectl,
+        r#""$bin" version --client -o json | sed -n 's/.*"gitVersion": *"\([^"]*\)".*/\1/p' | head -n 1"#,
+    );
+}

@@ -1,0 +1,34 @@
+//! The minikube binary, at the pinned version (see `section.rs`).
+pub mod section;
+
+use tera::Context;
+
+use super::{Step, StepKind, Undo, UndoWhen, template};
+use crate::config::Config;
+
+pub static STEP: Step = Step {
+    id: "minikube",
+    kind: StepKind::Script,
+    title: "minikube binary",
+    needs: &["facts"],
+    needs_root: true,
+    check: template!("steps/binary.check.sh"),
+    apply: Some(template!("steps/binary.apply.sh")),
+    libs: &[template!("steps/download.lib.sh")],
+    artifact: Some(|c| &c.artifacts.minikube),
+    vars,
+    undo: Some(Undo {
+        id: "remove-minikube",
+        template: template!("steps/binary.undo.sh"),
+        when: UndoWhen::Purge,
+    }),
+};
+
+fn vars(cfg: &Config, ctx: &mut Context) {
+    super::binary::vars(
+        cfg,
+        ctx,
+        &cfg.artifacts.minikube,
+        r#""$bin" version --short"#,
+    );
+}
