@@ -366,7 +366,8 @@ fn apply_scope(cfg: &Config, bundles: &[String], remove: &[String]) -> Result<Sc
 
 /// Write the check script and every apply script, as a host would receive them.
 fn render_to(cfg: &Config, dir: &Path) -> Result<usize> {
-    let renderer = render::Renderer::new()?;
+    let specs = steps::specs();
+    let renderer = render::Renderer::for_steps(&specs)?;
     let write = |path: &Path, text: &str| -> Result<()> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|source| Error::Write {
@@ -382,10 +383,10 @@ fn render_to(cfg: &Config, dir: &Path) -> Result<usize> {
     let mut n = 0;
     write(
         &dir.join("check.sh"),
-        &renderer.check_script(cfg, steps::REGISTRY, None)?,
+        &renderer.check_script(cfg, &specs, None)?,
     )?;
     n += 1;
-    for (i, step) in steps::REGISTRY.iter().enumerate() {
+    for (i, step) in specs.iter().enumerate() {
         if let Some(script) = renderer.apply_script(cfg, step, None)? {
             write(
                 &dir.join("apply").join(format!("{i:02}-{}.sh", step.id)),

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::steps::Template;
+use crate::template::Template;
 
 /// Labels every object labprov applies carries; pruning only ever touches objects recorded
 /// in labprov's state *and* carrying these.

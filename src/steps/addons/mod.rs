@@ -1,9 +1,10 @@
 //! minikube addons the lab uses (metrics-server for `kubectl top`, dashboard).
-use super::{Step, StepKind, no_vars, template};
+use super::{Script, Spec, no_vars, template};
 
-pub static STEP: Step = Step {
+pub static STEP: Script = Script(&SPEC);
+
+static SPEC: Spec = Spec {
     id: "addons",
-    kind: StepKind::Script,
     title: "minikube addons",
     needs: &["cluster"],
     needs_root: false,

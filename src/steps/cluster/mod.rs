@@ -2,11 +2,12 @@
 //! settings differ from the profile is *blocked*, never recreated behind the user's back.
 pub mod section;
 
-use super::{Step, StepKind, Undo, UndoWhen, no_vars, template};
+use super::{Script, Spec, Undo, UndoWhen, no_vars, template};
 
-pub static STEP: Step = Step {
+pub static STEP: Script = Script(&SPEC);
+
+static SPEC: Spec = Spec {
     id: "cluster",
-    kind: StepKind::Script,
     title: "minikube cluster",
     needs: &["docker", "minikube"],
     needs_root: false,

@@ -4,12 +4,13 @@ pub mod section;
 
 use tera::Context;
 
-use super::{Step, StepKind, template};
+use super::{Script, Spec, template};
 use crate::config::Config;
 
-pub static STEP: Step = Step {
+pub static STEP: Script = Script(&SPEC);
+
+static SPEC: Spec = Spec {
     id: "dns",
-    kind: StepKind::Script,
     title: "node DNS",
     needs: &["cluster"],
     needs_root: false,

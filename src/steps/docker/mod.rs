@@ -3,11 +3,12 @@
 //! groups, which is the trap `newgrp` works around interactively.
 pub mod section;
 
-use super::{Step, StepKind, Undo, UndoWhen, no_vars, template};
+use super::{Script, Spec, Undo, UndoWhen, no_vars, template};
 
-pub static STEP: Step = Step {
+pub static STEP: Script = Script(&SPEC);
+
+static SPEC: Spec = Spec {
     id: "docker",
-    kind: StepKind::Script,
     title: "Docker Engine",
     needs: &["facts"],
     needs_root: true,

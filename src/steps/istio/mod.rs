@@ -2,11 +2,12 @@
 //! for the lab's namespace.
 pub mod section;
 
-use super::{Step, StepKind, Undo, UndoWhen, no_vars, template};
+use super::{Script, Spec, Undo, UndoWhen, no_vars, template};
 
-pub static STEP: Step = Step {
+pub static STEP: Script = Script(&SPEC);
+
+static SPEC: Spec = Spec {
     id: "istio",
-    kind: StepKind::Script,
     title: "Istio control plane",
     needs: &["cluster", "dns", "istioctl", "kubectl"],
     needs_root: false,

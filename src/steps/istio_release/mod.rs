@@ -4,12 +4,13 @@ pub mod section;
 
 use tera::Context;
 
-use super::{Step, StepKind, Undo, UndoWhen, template};
+use super::{Script, Spec, Undo, UndoWhen, template};
 use crate::config::Config;
 
-pub static STEP: Step = Step {
+pub static STEP: Script = Script(&SPEC);
+
+static SPEC: Spec = Spec {
     id: "istioctl",
-    kind: StepKind::Script,
     title: "Istio release and istioctl",
     needs: &["facts"],
     needs_root: true,

@@ -3,12 +3,13 @@ pub mod section;
 
 use tera::Context;
 
-use super::{Step, StepKind, Undo, UndoWhen, template};
+use super::{Script, Spec, Undo, UndoWhen, template};
 use crate::config::Config;
 
-pub static STEP: Step = Step {
+pub static STEP: Script = Script(&SPEC);
+
+static SPEC: Spec = Spec {
     id: "minikube",
-    kind: StepKind::Script,
     title: "minikube binary",
     needs: &["facts"],
     needs_root: true,
