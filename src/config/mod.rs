@@ -265,8 +265,7 @@ mod tests {
         let d = defaults();
         let mut actual = BTreeMap::new();
         for section in [
-            "ssh", "versions", "docker", "cluster", "dns", "istio", "paths", "run", "lab",
-            "tunnel",
+            "ssh", "versions", "docker", "cluster", "dns", "istio", "paths", "run", "lab", "tunnel",
         ] {
             leaves(section, &d[section], &mut actual);
         }
@@ -287,7 +286,10 @@ mod tests {
         let mut documented = Vec::new();
         for (keys, cell) in readme_rows() {
             // Rows about a family of keys (`artifacts.<name>.url`) or a table of entries.
-            if keys.iter().any(|k| k.contains('<') || k.contains('[') || !k.contains('.')) {
+            if keys
+                .iter()
+                .any(|k| k.contains('<') || k.contains('[') || !k.contains('.'))
+            {
                 continue;
             }
             let cells: Vec<String> = if keys.len() == 1 {
