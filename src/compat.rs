@@ -1,7 +1,8 @@
 //! What the upstream tools labprov drives do and support, as data, with where it was read.
 //!
-//! Kept apart from [`crate::config`] so that a change of a pin or of upstream's tables is one
-//! edit here, next to its source.
+//! Kept apart from [`crate::config`] so that a change of upstream's tables is one edit here,
+//! next to its source. The pins themselves are stated by the steps that install them
+//! (`steps/<step>/section.rs`).
 
 // The pod pool minikube gives a cluster is upstream fact too; the cluster step, which owns
 // it, states it (crate::steps::cluster::section::MINIKUBE_POD_CIDR).

@@ -1,5 +1,8 @@
-//! Per-host provisioning: connect, check everything in one round trip, plan, apply what is
-//! needed in order. Hosts run concurrently under a semaphore; a host's failure stays its own.
+//! Per-host provisioning: connect, check everything in one round trip, let each step decide,
+//! apply what is needed in registry order (or undo, in reverse, for `down`). A generic
+//! executor: what a step checks, decides, applies and undoes is in its folder under
+//! `steps/`; here is only the policy every step shares (needs, sudo, interruption, a lost
+//! host, the lock). Hosts run concurrently under a semaphore; a host's failure stays its own.
 
 use std::collections::HashSet;
 use std::sync::Arc;

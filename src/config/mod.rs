@@ -16,12 +16,19 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::profile::{Layer, RawProfile};
+use crate::steps::cluster::section as cluster;
 use crate::steps::cluster::section::Cluster;
+use crate::steps::dns::section as dns;
 use crate::steps::dns::section::Dns;
+use crate::steps::docker::section as docker;
 use crate::steps::docker::section::Docker;
+use crate::steps::istio::section as istio;
 use crate::steps::istio::section::Istio;
+use crate::steps::istio_release::section as istio_release;
+use crate::steps::kubectl::section as kubectl;
+use crate::steps::manifests::section as lab;
 use crate::steps::manifests::section::Lab;
-use crate::steps::{cluster, dns, docker, istio, istio_release, kubectl, manifests, minikube};
+use crate::steps::minikube::section as minikube;
 
 pub mod artifacts;
 pub mod field;
@@ -107,18 +114,14 @@ impl Config {
         let artifacts = Artifacts {
             mode,
             cache_dir,
-            minikube: pinned(
-                &minikube::section::ARTIFACT,
-                v.pick(|r| r.minikube.as_ref()),
-                |r| r.minikube.as_ref(),
-            )?,
-            kubectl: pinned(
-                &kubectl::section::ARTIFACT,
-                v.pick(|r| r.kubectl.as_ref()),
-                |r| r.kubectl.as_ref(),
-            )?,
+            minikube: pinned(&minikube::ARTIFACT, v.pick(|r| r.minikube.as_ref()), |r| {
+                r.minikube.as_ref()
+            })?,
+            kubectl: pinned(&kubectl::ARTIFACT, v.pick(|r| r.kubectl.as_ref()), |r| {
+                r.kubectl.as_ref()
+            })?,
             istio: pinned(
-                &istio_release::section::ARTIFACT,
+                &istio_release::ARTIFACT,
                 v.pick(|r| r.istio.as_ref()),
                 |r| r.istio.as_ref(),
             )?,
@@ -129,15 +132,15 @@ impl Config {
             istio: artifacts.istio.version.clone(),
         };
 
-        let docker = docker::section::section(&layered(layers, |r| r.docker.as_ref()))?;
-        let cluster = cluster::section::section(&layered(layers, |r| r.cluster.as_ref()))?;
-        let dns = dns::section::section(&layered(layers, |r| r.dns.as_ref()), &top.path)?;
+        let docker = docker::section(&layered(layers, |r| r.docker.as_ref()))?;
+        let cluster = cluster::section(&layered(layers, |r| r.cluster.as_ref()))?;
+        let dns = dns::section(&layered(layers, |r| r.dns.as_ref()), &top.path)?;
         let istio_l = layered(layers, |r| r.istio.as_ref());
-        let istio = istio::section::section(&istio_l)?;
+        let istio = istio::section(&istio_l)?;
         let paths = paths::section(&layered(layers, |r| r.paths.as_ref()))?;
         let run = run::section(&layered(layers, |r| r.run.as_ref()))?;
         let lab_l = layered(layers, |r| r.lab.as_ref());
-        let lab = manifests::section::section(&lab_l)?;
+        let lab = lab::section(&lab_l)?;
 
         // Bookinfo's exercises (routing, mTLS, traces) need its sidecars, and Istio injects
         // them only where the istio step puts the label.

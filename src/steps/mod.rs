@@ -22,7 +22,6 @@ pub mod spec;
 pub mod step;
 
 pub use crate::template::Template;
-pub(crate) use crate::template::template;
 pub use spec::{Spec, Undo, UndoWhen, no_vars};
 pub use step::{Applied, Cx, Script, Step};
 

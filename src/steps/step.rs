@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 
-use super::spec::Spec;
 use crate::artifacts::Cache;
 use crate::config::{ArtifactMode, Config, Host};
 use crate::error::{Error, tail};
@@ -20,6 +19,7 @@ use crate::manifests::Scope;
 use crate::outcome::{CheckState, HostPlan, StepCheck};
 use crate::render::Renderer;
 use crate::report::Report;
+use crate::steps::spec::Spec;
 use crate::transport::{Output, Payload, Transport};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

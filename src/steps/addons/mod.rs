@@ -1,5 +1,7 @@
 //! minikube addons the lab uses (metrics-server for `kubectl top`, dashboard).
-use super::{Script, Spec, no_vars, template};
+use crate::steps::spec::{Spec, no_vars};
+use crate::steps::step::Script;
+use crate::template::template;
 
 pub static STEP: Script = Script(&SPEC);
 

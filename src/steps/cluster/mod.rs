@@ -2,7 +2,9 @@
 //! settings differ from the profile is *blocked*, never recreated behind the user's back.
 pub mod section;
 
-use super::{Script, Spec, Undo, UndoWhen, no_vars, template};
+use crate::steps::spec::{Spec, Undo, UndoWhen, no_vars};
+use crate::steps::step::Script;
+use crate::template::template;
 
 pub static STEP: Script = Script(&SPEC);
 

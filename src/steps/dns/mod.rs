@@ -4,8 +4,10 @@ pub mod section;
 
 use tera::Context;
 
-use super::{Script, Spec, template};
 use crate::config::Config;
+use crate::steps::spec::Spec;
+use crate::steps::step::Script;
+use crate::template::template;
 
 pub static STEP: Script = Script(&SPEC);
 

@@ -3,7 +3,9 @@
 //! groups, which is the trap `newgrp` works around interactively.
 pub mod section;
 
-use super::{Script, Spec, Undo, UndoWhen, no_vars, template};
+use crate::steps::spec::{Spec, Undo, UndoWhen, no_vars};
+use crate::steps::step::Script;
+use crate::template::template;
 
 pub static STEP: Script = Script(&SPEC);
 

@@ -1,10 +1,12 @@
 //! Facts: OS, architecture, resources, sudo. Read-only; a host labprov does not support is
 //! blocked here, before any other step applies (every other step needs facts).
-use super::{Spec, Step, no_vars, template};
 use crate::config::Config;
 use crate::error::Error;
 use crate::manifests::Scope;
 use crate::outcome::{CheckState, HostPlan};
+use crate::steps::spec::{Spec, no_vars};
+use crate::steps::step::Step;
+use crate::template::template;
 
 pub struct Facts;
 

@@ -2,7 +2,9 @@
 //! for the lab's namespace.
 pub mod section;
 
-use super::{Script, Spec, Undo, UndoWhen, no_vars, template};
+use crate::steps::spec::{Spec, Undo, UndoWhen, no_vars};
+use crate::steps::step::Script;
+use crate::template::template;
 
 pub static STEP: Script = Script(&SPEC);
 

@@ -10,12 +10,13 @@ use std::collections::BTreeMap;
 
 use tera::Context;
 
-use super::step::{Applied, BoxFuture, Cx, parse_checks, undo_script};
-use super::{Spec, Step, Undo, UndoWhen, template};
 use crate::config::Config;
 use crate::error::{Error, tail};
 use crate::manifests::{self, ManifestPlan, Scope};
 use crate::outcome::{CheckState, HostPlan, StepCheck};
+use crate::steps::spec::{Spec, Undo, UndoWhen};
+use crate::steps::step::{Applied, BoxFuture, Cx, Step, parse_checks, undo_script};
+use crate::template::template;
 use crate::transport::Payload;
 
 pub struct Manifests;
@@ -66,7 +67,7 @@ impl Step for Manifests {
 }
 
 fn vars(cfg: &Config, ctx: &mut Context) {
-    ctx.insert("istio_home", &super::istio_release::istio_home(cfg));
+    ctx.insert("istio_home", &crate::steps::istio_release::istio_home(cfg));
     ctx.insert("state_path", crate::manifests::STATE_PATH);
     // The engine inserts `release_files` for the run's scope; default to the profile's.
     if !ctx.contains_key("release_files") {

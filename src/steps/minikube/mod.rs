@@ -3,8 +3,10 @@ pub mod section;
 
 use tera::Context;
 
-use super::{Script, Spec, Undo, UndoWhen, template};
 use crate::config::Config;
+use crate::steps::spec::{Spec, Undo, UndoWhen};
+use crate::steps::step::Script;
+use crate::template::template;
 
 pub static STEP: Script = Script(&SPEC);
 
@@ -26,7 +28,7 @@ static SPEC: Spec = Spec {
 };
 
 fn vars(cfg: &Config, ctx: &mut Context) {
-    super::binary::vars(
+    crate::steps::binary::vars(
         cfg,
         ctx,
         &cfg.artifacts.minikube,
