@@ -1,5 +1,7 @@
-//! The lab's Kubernetes and Istio objects: bundles, rendering, and the decision of what to
-//! apply, change or prune.
+//! The lab's Kubernetes and Istio objects: rendering, and the decision of what to apply,
+//! change or prune. The bundle catalog is a leaf of its own (`steps/manifests/bundles.rs`,
+//! re-exported here) so the `[lab]` section can check a selection; the manifests step
+//! (`steps/manifests/`) runs what is decided here.
 //!
 //! Everything here is pure. The host's part (the last applied state and the Istio release's
 //! sample files) arrives as data from the check round trip; this module turns it, with the
