@@ -1,22 +1,26 @@
-//! Per-host provisioning: connect, check everything in one round trip, plan, apply what is
-//! needed in order. Hosts run concurrently under a semaphore; a host's failure stays its own.
+//! Per-host provisioning: connect, check everything in one round trip, let each step decide,
+//! apply what is needed in registry order (or undo, in reverse, for `down`). A generic
+//! executor: what a step checks, decides, applies and undoes is in its folder under
+//! `steps/`; here is only the policy every step shares (needs, sudo, interruption, a lost
+//! host, the lock). Hosts run concurrently under a semaphore; a host's failure stays its own.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::Semaphore;
 
 use crate::artifacts::Cache;
-use crate::config::{ArtifactMode, Config, Host};
-use crate::error::{Error, tail};
+use crate::config::{Config, Host};
+use crate::error::Error;
 use crate::interrupt::Stop;
-use crate::manifests::{self, ManifestPlan, Scope};
-use crate::outcome::{CheckState, HostPlan, Kind, Outcome, StepCheck};
+use crate::manifests::Scope;
+use crate::outcome::{CheckState, HostPlan, Kind, Outcome};
 use crate::render::Renderer;
 use crate::report::Report;
-use crate::steps::{REGISTRY, Step, StepKind, UndoWhen};
-use crate::transport::{Bastion, Output, Payload, Transport};
+use crate::steps::step::parse_checks;
+use crate::steps::{Cx, REGISTRY, Spec};
+use crate::transport::{Bastion, Transport};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -54,6 +58,7 @@ pub enum HostResult {
 
 struct Shared {
     cfg: Config,
+    specs: Vec<&'static Spec>,
     renderer: Renderer,
     check_script: String,
     report: Arc<Report>,
@@ -66,6 +71,20 @@ struct Shared {
 }
 
 impl Shared {
+    /// What a step's apply or undo may use on this host.
+    fn cx<'a>(&'a self, host: &'a Host, transport: &'a Transport, plan: &'a HostPlan) -> Cx<'a> {
+        Cx {
+            cfg: &self.cfg,
+            renderer: &self.renderer,
+            report: &self.report,
+            cache: &self.cache,
+            scope: &self.scope,
+            host,
+            transport,
+            plan,
+        }
+    }
+
     /// Record every step this run would have taken on `host` as interrupted.
     fn interrupt_host(&self, host: &str) -> HostResult {
         for id in planned_steps(self.mode) {
@@ -89,20 +108,16 @@ fn planned_steps(mode: Mode) -> Vec<&'static str> {
         } => REGISTRY
             .iter()
             .rev()
-            .filter_map(|s| s.undo)
-            .filter(|u| match u.when {
-                UndoWhen::Always => true,
-                UndoWhen::Purge => purge,
-                UndoWhen::PurgeDocker => purge_docker,
-            })
+            .filter_map(|s| s.spec().undo)
+            .filter(|u| u.when.wanted(purge, purge_docker))
             .map(|u| u.id)
             .collect(),
         Mode::Apply => REGISTRY
             .iter()
-            .filter(|s| s.kind == StepKind::Manifests || s.id == "facts")
-            .map(|s| s.id)
+            .filter(|s| s.in_apply())
+            .map(|s| s.spec().id)
             .collect(),
-        _ => REGISTRY.iter().map(|s| s.id).collect(),
+        _ => REGISTRY.iter().map(|s| s.spec().id).collect(),
     }
 }
 
@@ -115,10 +130,11 @@ pub async fn run(
     stop: Stop,
     lock: LockSpec,
 ) -> crate::error::Result<Vec<HostResult>> {
-    let renderer = Renderer::new()?;
-    let check_script = renderer.check_script(&cfg, REGISTRY, Some(&scope.release_files()))?;
+    let specs = crate::steps::specs();
+    let renderer = Renderer::for_steps(&specs)?;
+    let check_script = renderer.check_script(&cfg, &specs, Some(&scope.release_files()))?;
     // Render every apply now, so a template problem stops the run before any host is touched.
-    for step in REGISTRY {
+    for step in &specs {
         renderer.apply_script(&cfg, step, None)?;
     }
     let cache = Cache::new(cfg.artifacts.cache_dir.clone());
@@ -137,9 +153,10 @@ pub async fn run(
     } else {
         None
     };
-    let limit = Arc::new(Semaphore::new(cfg.parallel));
+    let limit = Arc::new(Semaphore::new(cfg.run.parallel));
     let shared = Arc::new(Shared {
         cfg,
+        specs,
         renderer,
         check_script,
         report,
@@ -327,9 +344,10 @@ async fn check(sh: &Shared, host: &Host, transport: &Transport) -> Option<HostPl
     sh.report.phase(&host.name, "checking");
     match transport.run(&sh.check_script, None).await {
         Ok(out) => {
-            let mut plan = parse_checks(&host.name, &out);
-            block_unsupported(&mut plan);
-            decide_manifests(&sh.cfg, &sh.scope, &mut plan);
+            let mut plan = parse_checks(&host.name, &out, &sh.specs);
+            for step in REGISTRY {
+                step.decide(&sh.cfg, &sh.scope, &mut plan);
+            }
             Some(plan)
         }
         Err(Error::Interrupted) => {
@@ -341,147 +359,6 @@ async fn check(sh: &Shared, host: &Host, transport: &Transport) -> Option<HostPl
             None
         }
     }
-}
-
-/// Parse the check script's `::begin`/`::reason`/`::fact`/`::end` lines.
-pub fn parse_checks(host: &str, out: &Output) -> HostPlan {
-    let mut facts = BTreeMap::new();
-    let mut data = BTreeMap::new();
-    let mut steps = Vec::new();
-    let mut current: Option<(&'static Step, Vec<String>)> = None;
-    for line in out.stdout.lines() {
-        if let Some(id) = line.strip_prefix("::begin ") {
-            current = crate::steps::find(id.trim()).map(|s| (s, Vec::new()));
-        } else if let Some(r) = line.strip_prefix("::reason ") {
-            if let Some((_, reasons)) = current.as_mut() {
-                reasons.push(r.trim().to_string());
-            }
-        } else if let Some(d) = line.strip_prefix("::data ") {
-            use base64::Engine;
-            let (k, v) = d.split_once(' ').unwrap_or((d, ""));
-            if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(v.trim()) {
-                data.insert(k.to_string(), String::from_utf8_lossy(&bytes).into_owned());
-            }
-        } else if let Some(f) = line.strip_prefix("::fact ") {
-            if let Some((k, v)) = f.split_once('=') {
-                facts.insert(k.trim().to_string(), v.trim().to_string());
-            }
-        } else if let Some(rest) = line.strip_prefix("::end ") {
-            let mut parts = rest.split_whitespace();
-            let (id, code) = (
-                parts.next(),
-                parts.next().and_then(|c| c.parse::<i32>().ok()),
-            );
-            if let Some((step, mut reasons)) = current.take() {
-                if Some(step.id) != id {
-                    continue;
-                }
-                if steps.iter().any(|s: &StepCheck| s.step == step.id) {
-                    // A tool's output that forged protocol lines: trust neither answer.
-                    if let Some(s) = steps.iter_mut().find(|s| s.step == step.id) {
-                        let e = Error::internal(format!("the check of {} reported twice", step.id));
-                        s.state = CheckState::Error;
-                        s.reasons = vec![e.to_string()];
-                        s.error = Some(e);
-                    }
-                    continue;
-                }
-                let mut error = None;
-                let state = match code {
-                    Some(0) => CheckState::Converged,
-                    Some(1) => CheckState::NeedsChange,
-                    // Blocked means "the user must decide": without a reason the user cannot.
-                    Some(2) if reasons.is_empty() => {
-                        let e = Error::internal(format!(
-                            "the check of {} said blocked without saying why",
-                            step.id
-                        ));
-                        reasons.push(e.to_string());
-                        error = Some(e);
-                        CheckState::Error
-                    }
-                    Some(2) => CheckState::Blocked,
-                    other => {
-                        let e = Error::Remote {
-                            what: "check".into(),
-                            code: other.unwrap_or(-1),
-                            stderr_tail: String::new(),
-                        };
-                        reasons.push(e.to_string());
-                        error = Some(e);
-                        CheckState::Error
-                    }
-                };
-                steps.push(StepCheck {
-                    step: step.id,
-                    state,
-                    reasons,
-                    error,
-                });
-            }
-        }
-    }
-    // A step whose check never reported (the script died) is an error, not converged.
-    for step in REGISTRY {
-        if !steps.iter().any(|s| s.step == step.id) {
-            let e = Error::Remote {
-                what: format!("the check script (no report for {})", step.id),
-                code: out.code,
-                stderr_tail: tail(&out.stderr, 2),
-            };
-            steps.push(StepCheck {
-                step: step.id,
-                state: CheckState::Error,
-                reasons: vec![e.to_string()],
-                error: Some(e),
-            });
-        }
-    }
-    steps.sort_by_key(|s| REGISTRY.iter().position(|r| r.id == s.step));
-    HostPlan {
-        host: host.to_string(),
-        facts,
-        steps,
-        data,
-        manifests: None,
-    }
-}
-
-/// A host `up` would refuse is shown so by `plan` and `status` too: its facts are blocked,
-/// with the reason `up` gives, instead of "converged".
-fn block_unsupported(plan: &mut HostPlan) {
-    let Err(why) = judge_facts(plan) else { return };
-    if let Some(facts) = plan
-        .steps
-        .iter_mut()
-        .find(|s| s.step == "facts" && s.state == CheckState::Converged)
-    {
-        facts.state = CheckState::Blocked;
-        facts.reasons = vec![why.to_string()];
-    }
-}
-
-/// Whether the facts allow provisioning at all.
-fn judge_facts(plan: &HostPlan) -> Result<(), Error> {
-    let f = |k: &str| plan.facts.get(k).map(String::as_str).unwrap_or("");
-    let version_ok = f("os_version")
-        .split_once('.')
-        .and_then(|(maj, min)| Some((maj.parse::<u32>().ok()?, min.parse::<u32>().ok()?)))
-        .is_some_and(|v| v >= (22, 4));
-    if f("os") != "ubuntu" || !version_ok {
-        return Err(Error::plan(format!(
-            "unsupported OS {} {}: labprov supports Ubuntu 22.04 and 24.04 (and newer releases)",
-            f("os"),
-            f("os_version")
-        )));
-    }
-    if !matches!(f("arch"), "amd64" | "arm64") {
-        return Err(Error::plan(format!(
-            "unsupported architecture {}",
-            f("arch")
-        )));
-    }
-    Ok(())
 }
 
 async fn apply(
@@ -499,42 +376,39 @@ async fn apply(
     let mut lost: Option<Error> = None;
     let sudo = plan.facts.get("sudo").cloned().unwrap_or_default();
     let user = plan.facts.get("user").cloned().unwrap_or_default();
-    for step in REGISTRY {
+    for (i, step) in REGISTRY.iter().enumerate() {
+        let id = step.spec().id;
+        // `apply` converges only its own steps; the others just have to be converged.
+        let converges = sh.mode != Mode::Apply || step.in_apply();
         // Once interrupted, no step starts; each is recorded as such.
-        if sh.stop.is_set()
-            && !(sh.mode == Mode::Apply && step.kind == StepKind::Script && step.id != "facts")
-        {
+        if sh.stop.is_set() && converges {
             interrupted = true;
             report.outcome(&Outcome::interrupted(
                 name,
-                step.id,
+                id,
                 false,
                 std::time::Duration::ZERO,
             ));
             continue;
         }
-        // `apply` converges only the manifests; the other steps just have to be converged.
-        if sh.mode == Mode::Apply && step.kind == StepKind::Script && step.id != "facts" {
+        if !converges {
             if lost.is_none()
                 && plan
-                    .get(step.id)
+                    .get(id)
                     .is_some_and(|c| c.state == CheckState::Converged)
             {
-                done.insert(step.id);
+                done.insert(id);
             }
             continue;
         }
-        let t0 = if step.id == "facts" {
-            started
-        } else {
-            Instant::now()
-        };
-        let Some(check) = plan.get(step.id) else {
+        // The first step's time includes the connection and the check round trip.
+        let t0 = if i == 0 { started } else { Instant::now() };
+        let Some(check) = plan.get(id) else {
             // parse_checks gives every registered step a check; if not, that is a bug.
             let o = Outcome::failed(
                 name,
-                step.id,
-                Error::internal(format!("no check result for {}", step.id)),
+                id,
+                Error::internal(format!("no check result for {id}")),
                 t0.elapsed(),
             );
             failed = true;
@@ -542,8 +416,8 @@ async fn apply(
             continue;
         };
         let outcome = if let Some(why) = &lost {
-            Outcome::not_run(name, step.id, why.clone(), t0.elapsed())
-        } else if let Some(dep) = step.needs.iter().find(|d| !done.contains(*d)) {
+            Outcome::not_run(name, id, why.clone(), t0.elapsed())
+        } else if let Some(dep) = step.spec().needs.iter().find(|d| !done.contains(*d)) {
             let hint = if sh.mode == Mode::Apply {
                 " (run `labprov up` first)"
             } else {
@@ -551,27 +425,22 @@ async fn apply(
             };
             Outcome::not_run(
                 name,
-                step.id,
+                id,
                 Error::plan(format!("needs {dep}, which did not converge{hint}")),
                 t0.elapsed(),
             )
-        } else if step.id == "facts" {
-            match judge_facts(plan) {
-                Ok(()) => Outcome::ok(name, step.id, t0.elapsed()),
-                Err(why) => Outcome::failed(name, step.id, why, t0.elapsed()),
-            }
         } else {
             match check.state {
-                CheckState::Converged => Outcome::ok(name, step.id, t0.elapsed()),
+                CheckState::Converged => Outcome::ok(name, id, t0.elapsed()),
                 CheckState::Blocked | CheckState::Error => {
-                    Outcome::failed(name, step.id, check.failure(), t0.elapsed())
+                    Outcome::failed(name, id, check.failure(), t0.elapsed())
                 }
                 CheckState::NeedsChange
-                    if step.needs_root && !matches!(sudo.as_str(), "ok" | "root") =>
+                    if step.spec().needs_root && !matches!(sudo.as_str(), "ok" | "root") =>
                 {
                     Outcome::failed(
                         name,
-                        step.id,
+                        id,
                         Error::plan(format!(
                             "needs root, but sudo for {user} {}: allow it without a password (NOPASSWD) for labprov's user",
                             if sudo == "password" {
@@ -584,31 +453,29 @@ async fn apply(
                     )
                 }
                 CheckState::NeedsChange => {
-                    report.phase(name, &format!("applying {}", step.id));
-                    let applied = match step.kind {
-                        StepKind::Script => {
-                            apply_step(sh, step, check, transport, &plan.facts).await
-                        }
-                        StepKind::Manifests => apply_manifests(sh, host, plan, transport).await,
-                    };
+                    report.phase(name, &format!("applying {id}"));
+                    let applied = step.apply(&sh.cx(host, transport, plan), check).await;
                     match applied {
-                        Ok((outcome, relogin)) => {
-                            if relogin {
+                        Ok(applied) => {
+                            if applied.relogin {
                                 report.phase(name, "reconnecting for new group membership");
                                 if let Err(e) = transport.relogin().await {
                                     lost = Some(e);
                                 }
                             }
-                            outcome(name, step.id, t0)
+                            match applied.changed {
+                                Some(what) => Outcome::changed(name, id, what, t0.elapsed()),
+                                None => Outcome::ok(name, id, t0.elapsed()),
+                            }
                         }
                         Err(Error::Interrupted) => {
-                            Outcome::interrupted(name, step.id, true, t0.elapsed())
+                            Outcome::interrupted(name, id, true, t0.elapsed())
                         }
                         Err(e) => {
                             if e.is_connect() {
                                 lost = Some(e.clone());
                             }
-                            Outcome::failed(name, step.id, e, t0.elapsed())
+                            Outcome::failed(name, id, e, t0.elapsed())
                         }
                     }
                 }
@@ -618,7 +485,7 @@ async fn apply(
             Kind::Failed => failed = true,
             Kind::Interrupted => interrupted = true,
             _ => {
-                done.insert(step.id);
+                done.insert(id);
             }
         }
         report.outcome(&outcome);
@@ -630,256 +497,6 @@ async fn apply(
     } else {
         HostResult::Converged
     }
-}
-
-type MakeOutcome = Box<dyn FnOnce(&str, &'static str, Instant) -> Outcome + Send>;
-
-async fn apply_step(
-    sh: &Shared,
-    step: &'static Step,
-    check: &StepCheck,
-    transport: &Transport,
-    facts: &BTreeMap<String, String>,
-) -> Result<(MakeOutcome, bool), Error> {
-    let mut payload = None;
-    let mut pushed_sha = None;
-    if let (ArtifactMode::Push, Some(get)) = (sh.cfg.artifacts.mode, step.artifact) {
-        let artifact = get(&sh.cfg);
-        let arch = facts.get("arch").map(String::as_str).unwrap_or("amd64");
-        let Some(a) = artifact.for_arch(arch) else {
-            return Err(Error::plan(format!(
-                "no {} download is configured for architecture {arch}",
-                artifact.name
-            )));
-        };
-        let (path, sha) = sh.cache.get(a).await?;
-        payload = Some(path);
-        pushed_sha = Some(sha);
-    }
-    let script = sh
-        .renderer
-        .apply_script(&sh.cfg, step, pushed_sha.as_deref())?
-        .ok_or_else(|| {
-            Error::internal(format!("step {} needs a change but has no apply", step.id))
-        })?;
-    let out = transport
-        .run(&script, payload.as_deref().map(Payload::File))
-        .await?;
-    let relogin = out.stdout.lines().any(|l| l.trim() == "::reconnect");
-    if out.code != 0 {
-        return Err(
-            artifact_failure(&out.stdout).unwrap_or_else(|| Error::Remote {
-                what: format!("apply of {}", step.id),
-                code: out.code,
-                stderr_tail: tail(&out.stderr, 3),
-            }),
-        );
-    }
-    let unchanged = out.stdout.lines().any(|l| l.trim() == "::unchanged");
-    let what = format!("was: {}", check.reasons.join("; "));
-    let make: MakeOutcome = if unchanged {
-        Box::new(|h, s, t0| Outcome::ok(h, s, t0.elapsed()))
-    } else {
-        Box::new(move |h, s, t0| Outcome::changed(h, s, what, t0.elapsed()))
-    };
-    Ok((make, relogin))
-}
-
-/// A download's failure as the apply script reports it: `::artifact URL [EXPECTED ACTUAL]`,
-/// or `::artifact URL why: TEXT` (curl's or the server's words).
-fn artifact_failure(stdout: &str) -> Option<Error> {
-    let line = stdout.lines().find_map(|l| l.strip_prefix("::artifact "))?;
-    if let Some((url, why)) = line.split_once(" why: ") {
-        return Some(Error::Artifact {
-            url: url.trim().to_string(),
-            expected: None,
-            actual: None,
-            problem: format!("download failed: {}: {}", url.trim(), why.trim()),
-        });
-    }
-    let mut words = line.split_whitespace().map(String::from);
-    let url = words.next()?;
-    let (expected, actual) = (words.next(), words.next());
-    let problem = match expected {
-        None => format!("download failed: {url}"),
-        Some(_) => String::new(),
-    };
-    Some(Error::Artifact {
-        url,
-        expected,
-        actual,
-        problem,
-    })
-}
-
-/// Turn the manifests check's data into a decision, and the step's state with it.
-fn decide_manifests(cfg: &Config, scope: &Scope, plan: &mut HostPlan) {
-    let decided = match plan.get("manifests") {
-        Some(c) if c.state == CheckState::Converged => manifest_plan(cfg, scope, &plan.data),
-        _ => return,
-    };
-    let Some(check) = plan.steps.iter_mut().find(|s| s.step == "manifests") else {
-        return;
-    };
-    match decided {
-        Ok(mp) => {
-            if !mp.is_empty() {
-                check.state = CheckState::NeedsChange;
-                check.reasons = vec![mp.summary()];
-            }
-            plan.manifests = Some(mp);
-        }
-        Err(why) => {
-            check.state = CheckState::Error;
-            check.reasons = vec![why.to_string()];
-            check.error = Some(why);
-        }
-    }
-}
-
-fn manifest_plan(
-    cfg: &Config,
-    scope: &Scope,
-    data: &BTreeMap<String, String>,
-) -> Result<ManifestPlan, Error> {
-    let state = match data.get("state") {
-        None => manifests::State::default(),
-        Some(text) => serde_json::from_str(text).map_err(|e| {
-            Error::plan(format!(
-                "labprov's state on the host ({}) is unreadable: {e}; remove it to start over",
-                manifests::STATE_PATH
-            ))
-        })?,
-    };
-    let uid = data.get("cluster_uid").cloned().unwrap_or_default();
-    let release: BTreeMap<String, String> = data
-        .iter()
-        .filter_map(|(k, v)| k.strip_prefix("file:").map(|p| (p.to_string(), v.clone())))
-        .collect();
-    manifests::plan(cfg, scope, state, &uid, &release)
-}
-
-/// Apply the manifest plan bundle by bundle: changed objects in one server-side apply, then
-/// prunes, then the state, then the rollout waits. State is recorded after each bundle, so a
-/// failure later on does not forget what was applied.
-async fn apply_manifests(
-    sh: &Shared,
-    host: &Host,
-    plan: &HostPlan,
-    transport: &Transport,
-) -> Result<(MakeOutcome, bool), Error> {
-    let mplan = match &plan.manifests {
-        Some(p) => p.clone(),
-        None => gather_manifest_plan(sh, host, &sh.scope, transport).await?,
-    };
-    execute_manifest_plan(sh, host, &mplan, transport).await?;
-    // Only waiting again for a rollout (and seeing it finish) changes nothing.
-    if mplan.changes.is_empty() {
-        return Ok((Box::new(|h, s, t0| Outcome::ok(h, s, t0.elapsed())), false));
-    }
-    let summary = mplan.summary();
-    Ok((
-        Box::new(move |h, s, t0| Outcome::changed(h, s, summary, t0.elapsed())),
-        false,
-    ))
-}
-
-/// Run the manifests check alone and decide: for when the first check came too early
-/// (before the cluster or the Istio release existed).
-async fn gather_manifest_plan(
-    sh: &Shared,
-    host: &Host,
-    scope: &Scope,
-    transport: &Transport,
-) -> Result<ManifestPlan, Error> {
-    let step = crate::steps::find("manifests")
-        .ok_or_else(|| Error::internal("no manifests step is registered"))?;
-    let script = sh
-        .renderer
-        .check_script(&sh.cfg, &[step], Some(&scope.release_files()))?;
-    let out = transport.run(&script, None).await?;
-    let mut again = parse_checks(&host.name, &out);
-    decide_manifests(&sh.cfg, scope, &mut again);
-    again.manifests.take().ok_or_else(|| {
-        again
-            .get("manifests")
-            .map(StepCheck::failure)
-            .unwrap_or_else(|| Error::internal("the manifests check did not report"))
-    })
-}
-
-/// Carry out a manifest plan bundle by bundle.
-async fn execute_manifest_plan(
-    sh: &Shared,
-    host: &Host,
-    mplan: &ManifestPlan,
-    transport: &Transport,
-) -> Result<(), Error> {
-    if mplan.is_empty() {
-        return Ok(());
-    }
-    let run = |script: String, input: Vec<u8>, what: String| async move {
-        let input = (!input.is_empty()).then_some(input);
-        let out = transport
-            .run(&script, input.as_deref().map(Payload::Bytes))
-            .await?;
-        if out.code != 0 {
-            return Err(Error::Remote {
-                what,
-                code: out.code,
-                stderr_tail: tail(&out.stderr, 3),
-            });
-        }
-        Ok(())
-    };
-    let state_bytes = |s: &manifests::State| {
-        serde_json::to_vec(s).map_err(|e| Error::internal(format!("state does not serialize: {e}")))
-    };
-    let mut done: Vec<String> = Vec::new();
-    let mut unconfirmed = mplan.before.unconfirmed.clone();
-    for bp in &mplan.bundles {
-        sh.report
-            .phase(&host.name, &format!("applying bundle {}", bp.id));
-        if !bp.apply.is_empty() {
-            let script = sh.renderer.manifests_apply(&sh.cfg, &bp.id, true)?;
-            run(
-                script,
-                manifests::stream(&bp.apply),
-                format!("kubectl apply of bundle {}", bp.id),
-            )
-            .await?;
-        }
-        if !bp.prune.is_empty() {
-            let script = sh.renderer.manifests_apply(&sh.cfg, &bp.id, false)?;
-            let ids = manifests::identities(&bp.prune);
-            run(
-                script,
-                manifests::stream(&ids),
-                format!("kubectl delete (prune) of bundle {}", bp.id),
-            )
-            .await?;
-        }
-        done.push(bp.id.clone());
-        // Record what is applied before waiting, with the bundle marked unconfirmed until
-        // its rollout is seen to finish: a timeout must not make the next run call it done.
-        let waits = !bp.waits.is_empty();
-        if waits {
-            unconfirmed.insert(bp.id.clone());
-        }
-        let state = state_bytes(&manifests::state_after(mplan, &done, &unconfirmed))?;
-        let script = sh.renderer.manifests_state()?;
-        run(script.clone(), state, "recording labprov's state".into()).await?;
-        if waits {
-            sh.report
-                .phase(&host.name, &format!("waiting for bundle {}", bp.id));
-            let wait = sh.renderer.manifests_wait(&sh.cfg, &bp.id, &bp.waits)?;
-            run(wait, Vec::new(), format!("rollout of bundle {}", bp.id)).await?;
-            unconfirmed.remove(&bp.id);
-            let state = state_bytes(&manifests::state_after(mplan, &done, &unconfirmed))?;
-            run(script, state, "recording labprov's state".into()).await?;
-        }
-    }
-    Ok(())
 }
 
 /// `down` on one host: each step's undo, in reverse order, when the flags ask for it.
@@ -899,13 +516,10 @@ async fn down(
     let mut interrupted = false;
     let mut lost: Option<Error> = None;
     for step in REGISTRY.iter().rev() {
-        let Some(undo) = step.undo else { continue };
-        let wanted = match undo.when {
-            UndoWhen::Always => true,
-            UndoWhen::Purge => purge,
-            UndoWhen::PurgeDocker => purge_docker,
+        let Some(undo) = step.spec().undo else {
+            continue;
         };
-        if !wanted {
+        if !undo.when.wanted(purge, purge_docker) {
             continue;
         }
         if sh.stop.is_set() {
@@ -927,19 +541,20 @@ async fn down(
             continue;
         }
         let result: Result<bool, Error> =
-            if step.needs_root && !matches!(sudo.as_str(), "ok" | "root") {
+            if step.spec().needs_root && !matches!(sudo.as_str(), "ok" | "root") {
                 Err(Error::plan(format!(
                     "needs root, but sudo for this user is {sudo}"
                 )))
-            } else if step.kind == StepKind::Manifests {
-                undo_manifests(sh, host, plan, transport, purge).await
             } else {
-                run_undo(sh, step, transport).await
+                step.undo(&sh.cx(host, transport, plan), purge).await
             };
         let outcome = match result {
-            Ok(true) => {
-                Outcome::changed(name, undo.id, format!("undid {}", step.title), t0.elapsed())
-            }
+            Ok(true) => Outcome::changed(
+                name,
+                undo.id,
+                format!("undid {}", step.spec().title),
+                t0.elapsed(),
+            ),
             Ok(false) => Outcome::ok(name, undo.id, t0.elapsed()),
             Err(Error::Interrupted) => {
                 interrupted = true;
@@ -962,51 +577,4 @@ async fn down(
     } else {
         HostResult::Converged
     }
-}
-
-/// Run a step's undo script; `Ok(true)` when it changed the host.
-async fn run_undo(sh: &Shared, step: &'static Step, transport: &Transport) -> Result<bool, Error> {
-    let (Some(undo), Some(script)) = (step.undo, sh.renderer.undo_script(&sh.cfg, step)?) else {
-        return Err(Error::internal(format!("step {} has no undo", step.id)));
-    };
-    let out = transport.run(&script, None).await?;
-    if out.code != 0 {
-        return Err(Error::Remote {
-            what: undo.id.to_string(),
-            code: out.code,
-            stderr_tail: tail(&out.stderr, 3),
-        });
-    }
-    Ok(!out.stdout.lines().any(|l| l.trim() == "::unchanged"))
-}
-
-/// Delete every object labprov owns on the host (when its cluster still runs), then, with
-/// `purge`, forget labprov's state there.
-async fn undo_manifests(
-    sh: &Shared,
-    host: &Host,
-    plan: &HostPlan,
-    transport: &Transport,
-    purge: bool,
-) -> Result<bool, Error> {
-    let everything = Scope {
-        converge: Vec::new(),
-        prune: manifests::BUNDLES
-            .iter()
-            .map(|b| b.id.to_string())
-            .collect(),
-    };
-    let mut changed = false;
-    // The check reports the cluster's identity only when the cluster answers.
-    if plan.data.contains_key("cluster_uid") {
-        let mplan = manifest_plan(&sh.cfg, &everything, &plan.data)?;
-        changed |= !mplan.is_empty();
-        execute_manifest_plan(sh, host, &mplan, transport).await?;
-    }
-    if purge {
-        let step = crate::steps::find("manifests")
-            .ok_or_else(|| Error::internal("no manifests step is registered"))?;
-        changed |= run_undo(sh, step, transport).await?;
-    }
-    Ok(changed)
 }

@@ -17,7 +17,7 @@ use tera::{Context, Tera};
 use crate::error::{Error, Result};
 use crate::journal::{self, HostEntry, Journal, StepEntry};
 
-const TEMPLATE: crate::steps::Template = crate::steps::template!("report/report.html");
+const TEMPLATE: crate::template::Template = crate::template::template!("report/report.html");
 
 /// How many runs the page covers when neither `--since` nor `--runs` says.
 pub const DEFAULT_RUNS: usize = 50;
@@ -393,7 +393,7 @@ fn failure(s: &StepEntry) -> Failure {
 /// Columns in step order: the steps a run can fail before any step runs (`connect`, `lock`),
 /// then the engine's steps in their order, then anything else in order of appearance.
 fn column_order(names: impl IntoIterator<Item = String>) -> Vec<String> {
-    let registry: Vec<&str> = crate::steps::REGISTRY.iter().map(|s| s.id).collect();
+    let registry: Vec<&str> = crate::steps::REGISTRY.iter().map(|s| s.spec().id).collect();
     let mut seen: Vec<String> = Vec::new();
     for n in names {
         if !seen.contains(&n) {

@@ -25,6 +25,7 @@ pub mod redact;
 pub mod render;
 pub mod report;
 pub mod steps;
+pub mod template;
 pub mod transport;
 pub mod tunnel;
 
@@ -192,7 +193,7 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
         _ => Vec::new(),
     };
     if let Some(p) = targets.parallel {
-        cfg.parallel = p as usize;
+        cfg.run.parallel = p as usize;
     }
     let failed_last = if targets.only_failed {
         Some(journal::failed_last()?)
@@ -245,10 +246,10 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
     let run_id = journal::run_id();
     let lock = engine::LockSpec {
         owner: format!("run {run_id} (labprov {command} by {})", controller()),
-        wait: (!targets.no_wait).then(|| std::time::Duration::from_secs(cfg.lock_timeout)),
+        wait: (!targets.no_wait).then(|| std::time::Duration::from_secs(cfg.run.lock_timeout)),
     };
     let stop = interrupt::Stop::new();
-    let grace = cfg.grace_period;
+    let grace = cfg.run.grace_period;
     let results = runtime.block_on(async {
         tokio::spawn(listen(stop.clone(), report.clone(), grace));
         engine::run(cfg, hosts, mode, scope, report.clone(), stop.clone(), lock).await
@@ -396,7 +397,8 @@ fn apply_scope(cfg: &Config, bundles: &[String], remove: &[String]) -> Result<Sc
 /// Write the check script and every apply script, as a host would receive them (but for the
 /// credentials in URLs, unless `show_secrets`).
 fn render_to(cfg: &Config, dir: &Path, show_secrets: bool) -> Result<usize> {
-    let renderer = render::Renderer::new()?;
+    let specs = steps::specs();
+    let renderer = render::Renderer::for_steps(&specs)?;
     let write = |path: &Path, text: &str| -> Result<()> {
         let text = if show_secrets {
             std::borrow::Cow::Borrowed(text)
@@ -417,10 +419,10 @@ fn render_to(cfg: &Config, dir: &Path, show_secrets: bool) -> Result<usize> {
     let mut n = 0;
     write(
         &dir.join("check.sh"),
-        &renderer.check_script(cfg, steps::REGISTRY, None)?,
+        &renderer.check_script(cfg, &specs, None)?,
     )?;
     n += 1;
-    for (i, step) in steps::REGISTRY.iter().enumerate() {
+    for (i, step) in specs.iter().enumerate() {
         if let Some(script) = renderer.apply_script(cfg, step, None)? {
             write(
                 &dir.join("apply").join(format!("{i:02}-{}.sh", step.id)),

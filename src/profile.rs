@@ -1,6 +1,7 @@
 //! The profile as written: TOML text → raw structs, with spans kept for error messages.
 //!
-//! Nothing here decides what a value means; [`crate::config`] does. Every section denies
+//! Nothing here decides what a value means; [`crate::config`] does. Each table's raw type is
+//! declared by its section (in `config/` or in its step's folder); this file only names them. Every section denies
 //! unknown fields so a typo is an error with a "did you mean" instead of a silently ignored
 //! key. Values that are checked later (URLs, CIDRs, names) are `Spanned` so the error can
 //! point at them. `extends` chains are resolved here: each file is parsed on its own (so an
@@ -11,7 +12,18 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::error::{Error, Result, Snippet};
+use crate::config::artifacts::{RawArtifacts, RawVersions};
+use crate::config::hosts::RawHost;
+use crate::config::paths::RawPaths;
+use crate::config::run::RawRun;
+use crate::config::ssh::RawSsh;
+use crate::config::tunnel::RawTunnel;
+use crate::error::{Error, Result};
+use crate::steps::cluster::section::RawCluster;
+use crate::steps::dns::section::RawDns;
+use crate::steps::docker::section::RawDocker;
+use crate::steps::istio::section::RawIstio;
+use crate::steps::manifests::section::RawLab;
 
 /// Profiles shipped inside the binary, usable by name (`--profile crownlabs`, `extends = "local"`).
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -20,36 +32,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("vagrant", include_str!("../profiles/vagrant.toml")),
 ];
 
-/// One parsed file: where it came from and its text, so later validation can point into it.
-#[derive(Debug, Clone)]
-pub struct Source {
-    pub path: PathBuf,
-    pub text: String,
-}
-
-impl Source {
-    pub fn snippet(&self, span: std::ops::Range<usize>) -> Snippet {
-        Snippet::new(&self.path, &self.text, span)
-    }
-}
-
-/// A value together with the file it was read from.
-#[derive(Debug, Clone)]
-pub struct Sourced<T> {
-    pub value: T,
-    pub span: std::ops::Range<usize>,
-    pub source: std::sync::Arc<Source>,
-}
-
-impl<T> Sourced<T> {
-    pub fn invalid(&self, field: &str, reason: impl Into<String>) -> Error {
-        Error::ProfileValue {
-            field: field.to_string(),
-            reason: reason.into(),
-            snippet: Box::new(self.source.snippet(self.span.clone())),
-        }
-    }
-}
+pub use crate::config::field::{Source, Sourced};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -69,141 +52,6 @@ pub struct RawProfile {
     pub run: Option<RawRun>,
     pub lab: Option<RawLab>,
     pub tunnel: Option<RawTunnel>,
-}
-
-/// Local ports of `labprov tunnel`, one per service.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawTunnel {
-    pub dashboard: Option<Spanned<u16>>,
-    pub kiali: Option<Spanned<u16>>,
-    pub grafana: Option<Spanned<u16>>,
-    pub jaeger: Option<Spanned<u16>>,
-    pub prometheus: Option<Spanned<u16>>,
-    pub gateway: Option<Spanned<u16>>,
-    pub ssh: Option<Spanned<u16>>,
-    pub hello_node: Option<Spanned<u16>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawSsh {
-    pub user: Option<Spanned<String>>,
-    pub jump: Option<Spanned<String>>,
-    pub port: Option<u16>,
-    pub config_file: Option<String>,
-    pub identity_file: Option<String>,
-    pub host_key_policy: Option<Spanned<String>>,
-    pub connect_timeout: Option<u64>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawHost {
-    pub name: Spanned<String>,
-    pub address: Spanned<String>,
-    pub user: Option<Spanned<String>>,
-    pub port: Option<u16>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawVersions {
-    pub minikube: Option<Spanned<String>>,
-    pub kubectl: Option<Spanned<String>>,
-    pub istio: Option<Spanned<String>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawArtifacts {
-    pub mode: Option<Spanned<String>>,
-    pub cache_dir: Option<String>,
-    pub minikube: Option<RawArtifact>,
-    pub kubectl: Option<RawArtifact>,
-    pub istio: Option<RawArtifact>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawArtifact {
-    pub url: Option<Spanned<String>>,
-    pub sha256: Option<Spanned<String>>,
-    pub sha256_url: Option<Spanned<String>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawDocker {
-    pub repo_url: Option<Spanned<String>>,
-    pub gpg_url: Option<Spanned<String>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawCluster {
-    pub driver: Option<Spanned<String>>,
-    pub cni: Option<Spanned<String>>,
-    pub cpus: Option<Spanned<u32>>,
-    pub memory: Option<Spanned<String>>,
-    pub kubernetes_version: Option<Spanned<String>>,
-    pub addons: Option<Vec<Spanned<String>>>,
-    /// Removed (it never reached the cluster); still read so that a profile that sets it is
-    /// told why instead of only "unknown field".
-    pub pod_cidr: Option<Spanned<String>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawDns {
-    pub probe_host: Option<Spanned<String>>,
-    pub nameserver: Option<Spanned<String>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawIstio {
-    pub profile: Option<Spanned<String>>,
-    pub injection_namespace: Option<Spanned<String>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawPaths {
-    pub bin_dir: Option<Spanned<String>>,
-    pub istio_dir: Option<Spanned<String>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawLab {
-    pub bundles: Option<Spanned<Vec<Spanned<String>>>>,
-    pub namespace: Option<Spanned<String>>,
-    pub bookinfo_namespace: Option<Spanned<String>>,
-    pub netpol_namespace: Option<Spanned<String>>,
-    pub legacy_namespace: Option<Spanned<String>>,
-    pub mesh_namespace: Option<Spanned<String>>,
-    pub egress_cidr: Option<Spanned<String>>,
-    pub mtls_mode: Option<Spanned<String>>,
-    pub hello_node_image: Option<Spanned<String>>,
-    pub rollout_timeout: Option<Spanned<u32>>,
-    pub weights: Option<Spanned<RawWeights>>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawWeights {
-    pub v1: Spanned<i64>,
-    pub v2: Spanned<i64>,
-    pub v3: Spanned<i64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawRun {
-    pub parallel: Option<Spanned<u32>>,
-    pub grace_period: Option<Spanned<u32>>,
-    pub lock_timeout: Option<Spanned<u32>>,
 }
 
 /// A parsed profile file and the files it extends, nearest first.

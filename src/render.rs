@@ -10,20 +10,21 @@ use tera::{Context, Tera, Value};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::steps::{REGISTRY, Step, Template};
+use crate::steps::spec::Spec;
+use crate::template::{Template, template};
 
-const PRELUDE: Template = crate::steps::template!("prelude.sh");
-const CHECK: Template = crate::steps::template!("check.sh");
-const APPLY: Template = crate::steps::template!("apply.sh");
-const MANIFESTS_APPLY: Template = crate::steps::template!("manifests/apply.sh");
-const MANIFESTS_WAIT: Template = crate::steps::template!("manifests/wait.sh");
-const MANIFESTS_STATE: Template = crate::steps::template!("manifests/state.sh");
+const PRELUDE: Template = template!("prelude.sh");
+const CHECK: Template = template!("check.sh");
+const APPLY: Template = template!("apply.sh");
+const MANIFESTS_APPLY: Template = template!("manifests/apply.sh");
+const MANIFESTS_WAIT: Template = template!("manifests/wait.sh");
+const MANIFESTS_STATE: Template = template!("manifests/state.sh");
 /// The scripts of `labprov tunnel`.
 const TUNNEL: &[Template] = &[
-    crate::steps::template!("tunnel/lib.sh"),
-    crate::steps::template!("tunnel/ensure.sh"),
-    crate::steps::template!("tunnel/gateway.sh"),
-    crate::steps::template!("tunnel/stop.sh"),
+    template!("tunnel/lib.sh"),
+    template!("tunnel/ensure.sh"),
+    template!("tunnel/gateway.sh"),
+    template!("tunnel/stop.sh"),
 ];
 
 pub struct Renderer {
@@ -43,7 +44,13 @@ fn quote(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
 }
 
 impl Renderer {
+    /// A renderer of labprov's own scripts (manifests, tunnel).
     pub fn new() -> Result<Renderer> {
+        Renderer::for_steps(&[])
+    }
+
+    /// A renderer of labprov's own scripts and of these steps' templates.
+    pub fn for_steps(steps: &[&Spec]) -> Result<Renderer> {
         let mut tera = Tera::default();
         let mut all = vec![
             PRELUDE,
@@ -54,11 +61,8 @@ impl Renderer {
             MANIFESTS_STATE,
         ];
         all.extend(TUNNEL.iter().copied());
-        for step in REGISTRY {
-            all.push(step.check);
-            all.extend(step.apply);
-            all.extend(step.undo.map(|u| u.template));
-            all.extend(step.libs.iter().copied());
+        for step in steps {
+            all.extend(step.templates());
         }
         all.sort_by_key(|t| t.name);
         all.dedup_by_key(|t| t.name);
@@ -71,7 +75,7 @@ impl Renderer {
 
     fn context(
         cfg: &Config,
-        step: &Step,
+        step: &Spec,
         pushed_sha: Option<&str>,
         release_files: Option<&[&str]>,
     ) -> Context {
@@ -96,7 +100,7 @@ impl Renderer {
     pub fn check_script(
         &self,
         cfg: &Config,
-        steps: &[&Step],
+        steps: &[&Spec],
         release_files: Option<&[&str]>,
     ) -> Result<String> {
         let mut rendered = Vec::new();
@@ -117,7 +121,7 @@ impl Renderer {
     pub fn apply_script(
         &self,
         cfg: &Config,
-        step: &Step,
+        step: &Spec,
         pushed_sha: Option<&str>,
     ) -> Result<Option<String>> {
         let Some(apply) = step.apply else {
@@ -135,7 +139,7 @@ impl Renderer {
 
 impl Renderer {
     /// The script `down` runs for a step.
-    pub fn undo_script(&self, cfg: &Config, step: &Step) -> Result<Option<String>> {
+    pub fn undo_script(&self, cfg: &Config, step: &Spec) -> Result<Option<String>> {
         let Some(undo) = step.undo else {
             return Ok(None);
         };

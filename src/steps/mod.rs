@@ -1,98 +1,36 @@
 //! The provisioning steps, in lab order.
 //!
-//! A step is data: its id, what it needs, and the templates of its read-only *check* and of
-//! its *apply*. The engine never knows what a step does; it renders the check, asks the host
-//! once for every check, and applies what is not converged. Adding a step is one file here
-//! plus one line in [`REGISTRY`].
+//! Each step is one folder here: its `mod.rs` says what it is ([`Spec`]: id, needs, the
+//! templates of its check, apply and undo under `templates/steps/`) and how it behaves
+//! ([`Step`]: the defaults run its scripts; a step overrides `decide`, `apply` or `undo` when
+//! it does more), and its `section.rs`, if it has one, owns its profile section or its pin.
+//! The engine never knows what a step does. Adding a step is one folder here plus one line
+//! in [`REGISTRY`].
 
-use tera::Context;
+pub mod addons;
+pub mod binary;
+pub mod cluster;
+pub mod dns;
+pub mod docker;
+pub mod facts;
+pub mod istio;
+pub mod istio_release;
+pub mod kubectl;
+pub mod manifests;
+pub mod minikube;
+pub mod spec;
+pub mod step;
 
-use crate::config::{Artifact, Config};
-
-mod addons;
-mod binaries;
-mod cluster;
-mod dns;
-mod docker;
-mod facts;
-mod istio;
-mod istio_release;
-mod manifests;
-
-/// A template shipped in the binary: its name (as tera `include` sees it) and text.
-#[derive(Debug, Clone, Copy)]
-pub struct Template {
-    pub name: &'static str,
-    pub text: &'static str,
-}
-
-macro_rules! template {
-    ($path:literal) => {
-        $crate::steps::Template {
-            name: $path,
-            text: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/", $path)),
-        }
-    };
-}
-pub(crate) use template;
-
-/// How a step applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StepKind {
-    /// Its apply template is run on the host.
-    Script,
-    /// The lab's manifests: the controller decides object by object (see `manifests`).
-    Manifests,
-}
-
-pub struct Step {
-    pub id: &'static str,
-    pub kind: StepKind,
-    pub title: &'static str,
-    /// Steps that must be converged (or applied successfully) before this one applies.
-    pub needs: &'static [&'static str],
-    /// Whether apply needs root (through `sudo -n` for a non-root user).
-    pub needs_root: bool,
-    pub check: Template,
-    /// `None` for read-only steps such as facts.
-    pub apply: Option<Template>,
-    /// Templates the step's templates include.
-    pub libs: &'static [Template],
-    /// The artifact the apply downloads, so push mode can stream it from the controller.
-    pub artifact: Option<fn(&Config) -> &Artifact>,
-    /// Extra template variables beyond the profile (`cfg`).
-    pub vars: fn(&Config, &mut Context),
-    /// What `down` runs for this step, if anything.
-    pub undo: Option<Undo>,
-}
-
-/// When `down` undoes a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UndoWhen {
-    /// Every `down` (the cluster and what is in it).
-    Always,
-    /// `down --purge` (binaries, the Istio release, labprov's state).
-    Purge,
-    /// `down --purge-docker` only.
-    PurgeDocker,
-}
-
-/// A step's undo: its own name in reports, its script, and when it runs.
-#[derive(Debug, Clone, Copy)]
-pub struct Undo {
-    pub id: &'static str,
-    pub template: Template,
-    pub when: UndoWhen,
-}
-
-pub fn no_vars(_: &Config, _: &mut Context) {}
+pub use crate::template::Template;
+pub use spec::{Spec, Undo, UndoWhen, no_vars};
+pub use step::{Applied, Cx, Script, Step};
 
 /// Every step, in the order `up` applies them.
-pub static REGISTRY: &[&Step] = &[
+pub static REGISTRY: &[&dyn Step] = &[
     &facts::STEP,
     &docker::STEP,
-    &binaries::MINIKUBE,
-    &binaries::KUBECTL,
+    &minikube::STEP,
+    &kubectl::STEP,
     &istio_release::STEP,
     &cluster::STEP,
     &addons::STEP,
@@ -101,8 +39,13 @@ pub static REGISTRY: &[&Step] = &[
     &manifests::STEP,
 ];
 
-pub fn find(id: &str) -> Option<&'static Step> {
-    REGISTRY.iter().copied().find(|s| s.id == id)
+/// What the renderer and the check protocol need of every step, in registry order.
+pub fn specs() -> Vec<&'static Spec> {
+    REGISTRY.iter().map(|s| s.spec()).collect()
+}
+
+pub fn find(id: &str) -> Option<&'static dyn Step> {
+    REGISTRY.iter().copied().find(|s| s.spec().id == id)
 }
 
 #[cfg(test)]
@@ -112,8 +55,9 @@ mod tests {
     #[test]
     fn needs_point_backwards() {
         for (i, step) in REGISTRY.iter().enumerate() {
+            let step = step.spec();
             for need in step.needs {
-                let j = REGISTRY.iter().position(|s| s.id == *need);
+                let j = REGISTRY.iter().position(|s| s.spec().id == *need);
                 assert!(j.is_some_and(|j| j < i), "{} needs {need}", step.id);
             }
         }

@@ -137,7 +137,7 @@ impl Transport {
         Ok(Transport {
             link,
             stop,
-            grace: Duration::from_secs(cfg.grace_period),
+            grace: Duration::from_secs(cfg.run.grace_period),
         })
     }
 

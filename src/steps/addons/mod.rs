@@ -1,9 +1,12 @@
 //! minikube addons the lab uses (metrics-server for `kubectl top`, dashboard).
-use super::{Step, StepKind, no_vars, template};
+use crate::steps::spec::{Spec, no_vars};
+use crate::steps::step::Script;
+use crate::template::template;
 
-pub static STEP: Step = Step {
+pub static STEP: Script = Script(&SPEC);
+
+static SPEC: Spec = Spec {
     id: "addons",
-    kind: StepKind::Script,
     title: "minikube addons",
     needs: &["cluster"],
     needs_root: false,

@@ -1,10 +1,15 @@
 //! Istio in the cluster (`istioctl install --set profile=...`) and sidecar injection
 //! for the lab's namespace.
-use super::{Step, StepKind, Undo, UndoWhen, no_vars, template};
+pub mod section;
 
-pub static STEP: Step = Step {
+use crate::steps::spec::{Spec, Undo, UndoWhen, no_vars};
+use crate::steps::step::Script;
+use crate::template::template;
+
+pub static STEP: Script = Script(&SPEC);
+
+static SPEC: Spec = Spec {
     id: "istio",
-    kind: StepKind::Script,
     title: "Istio control plane",
     needs: &["cluster", "dns", "istioctl", "kubectl"],
     needs_root: false,

@@ -1,13 +1,18 @@
 //! The Istio release tarball, unpacked whole so `samples/` (Bookinfo, addons) is on the host
 //! for the manifests step, with `istioctl` linked into the bin dir.
+pub mod section;
+
 use tera::Context;
 
-use super::{Step, StepKind, Undo, UndoWhen, template};
 use crate::config::Config;
+use crate::steps::spec::{Spec, Undo, UndoWhen};
+use crate::steps::step::Script;
+use crate::template::template;
 
-pub static STEP: Step = Step {
+pub static STEP: Script = Script(&SPEC);
+
+static SPEC: Spec = Spec {
     id: "istioctl",
-    kind: StepKind::Script,
     title: "Istio release and istioctl",
     needs: &["facts"],
     needs_root: true,

@@ -1,10 +1,15 @@
 //! `minikube start` with the docker driver and the Cilium CNI. A running cluster whose
 //! settings differ from the profile is *blocked*, never recreated behind the user's back.
-use super::{Step, StepKind, Undo, UndoWhen, no_vars, template};
+pub mod section;
 
-pub static STEP: Step = Step {
+use crate::steps::spec::{Spec, Undo, UndoWhen, no_vars};
+use crate::steps::step::Script;
+use crate::template::template;
+
+pub static STEP: Script = Script(&SPEC);
+
+static SPEC: Spec = Spec {
     id: "cluster",
-    kind: StepKind::Script,
     title: "minikube cluster",
     needs: &["docker", "minikube"],
     needs_root: false,

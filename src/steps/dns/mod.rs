@@ -1,13 +1,18 @@
 //! DNS inside the minikube node: probe, and only if it fails point the node's resolv.conf
 //! at the profile's nameserver (the lab guide's manual fix, cilium/cilium#16439).
+pub mod section;
+
 use tera::Context;
 
-use super::{Step, StepKind, template};
 use crate::config::Config;
+use crate::steps::spec::Spec;
+use crate::steps::step::Script;
+use crate::template::template;
 
-pub static STEP: Step = Step {
+pub static STEP: Script = Script(&SPEC);
+
+static SPEC: Spec = Spec {
     id: "dns",
-    kind: StepKind::Script,
     title: "node DNS",
     needs: &["cluster"],
     needs_root: false,

@@ -1,11 +1,16 @@
 //! Docker Engine from Docker's own apt repository, its service, and the user in group
 //! `docker`. Adding the group asks the engine to reconnect: the open session keeps its old
 //! groups, which is the trap `newgrp` works around interactively.
-use super::{Step, StepKind, Undo, UndoWhen, no_vars, template};
+pub mod section;
 
-pub static STEP: Step = Step {
+use crate::steps::spec::{Spec, Undo, UndoWhen, no_vars};
+use crate::steps::step::Script;
+use crate::template::template;
+
+pub static STEP: Script = Script(&SPEC);
+
+static SPEC: Spec = Spec {
     id: "docker",
-    kind: StepKind::Script,
     title: "Docker Engine",
     needs: &["facts"],
     needs_root: true,
