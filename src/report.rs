@@ -191,6 +191,22 @@ impl Report {
         }
     }
 
+    /// What a host's step waits for while it waits (a first boot's dpkg lock): on its live
+    /// line on a terminal, a line of its own otherwise, so a long wait never looks like a hang.
+    pub fn progress(&self, host: &str, step: &str, what: &str) {
+        if self.mode == OutputMode::Human {
+            self.phase(host, &format!("{step}: {what}"));
+            return;
+        }
+        let st = self.lock();
+        match self.mode {
+            OutputMode::Json => {
+                self.json(json!({"type": "progress", "host": host, "step": step, "message": what}))
+            }
+            _ => self.line(&st, &format!("{host}: {step}: {what}")),
+        }
+    }
+
     /// A host that could not be reached: one failure, for the step "connect".
     pub fn unreachable(&self, host: &str, error: &crate::error::Error) {
         let o = Outcome::failed(host, "connect", error.clone(), Duration::ZERO);

@@ -229,3 +229,37 @@ fn sudo_lost_or_the_bastion_restarted_mid_run_is_reported_and_a_rerun_converges(
     assert_eq!(again.code, 0, "{}", again.explain());
     minikube_whole_or_absent(&world);
 }
+
+#[test]
+fn a_first_boot_holding_the_apt_locks_is_waited_for_and_shown() {
+    let world = World::start(1);
+    fault(&world, "h1", "apt-lock 45");
+    fault(&world, "h1", "cloud-init 8");
+    let up = world.labprov(&["up"]);
+    assert_eq!(up.code, 0, "{}", up.explain());
+    assert_eq!(up.step("h1", "docker")["kind"], "changed");
+    let progress: Vec<String> = up
+        .events
+        .iter()
+        .filter(|e| e["type"] == "progress" && e["host"] == "h1" && e["step"] == "docker")
+        .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        progress
+            .iter()
+            .any(|m| m.starts_with("waiting for cloud-init to finish, 0:0")),
+        "{progress:#?}"
+    );
+    let lock = progress
+        .iter()
+        .find(|m| m.starts_with("waiting for the apt lists lock held by PID "))
+        .unwrap_or_else(|| panic!("the wait names the lock and its holder: {progress:#?}"));
+    assert!(lock.contains(" (unattended-upgr), 0:"), "{lock}");
+    // Once the locks were free, apt-get ran once for each command the step has: the waits
+    // were retries of a refused update, not extra installs.
+    let installs = world.calls_of("h1", "apt-get", "install");
+    assert!(
+        installs.iter().all(|c| c["exit"] == 0),
+        "no install failed on the lock: {installs:?}"
+    );
+}

@@ -1,4 +1,5 @@
-//! `[run]`: how a run goes (hosts at once, how long it waits for a lock or a stopped command).
+//! `[run]`: how a run goes (hosts at once, how long it waits for a lock, a stopped command, or
+//! a fresh VM's own first-boot work).
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -12,6 +13,7 @@ pub struct RawRun {
     pub parallel: Option<Spanned<u32>>,
     pub grace_period: Option<Spanned<u32>>,
     pub lock_timeout: Option<Spanned<u32>>,
+    pub apt_lock_timeout: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -23,6 +25,9 @@ pub struct Run {
     pub grace_period: u64,
     /// Seconds a run waits for another run's lock on a host before that host fails.
     pub lock_timeout: u64,
+    /// Seconds a host's apt-get waits for the dpkg and apt lists locks, and `up` for
+    /// cloud-init, which hold them for minutes on a fresh cloud VM's first boot.
+    pub apt_lock_timeout: u64,
 }
 
 pub fn section(l: &Layered<RawRun>) -> Result<Run> {
@@ -45,9 +50,21 @@ pub fn section(l: &Layered<RawRun>) -> Result<Run> {
             return Err(t.invalid("run.lock_timeout", "must be between 1 and 86400 (seconds)"));
         }
     };
+    // Ansible's apt module waits 60 s; a first boot's unattended-upgrades takes minutes.
+    let apt_lock_timeout = match l.pick(|r| r.apt_lock_timeout.as_ref()) {
+        None => 600,
+        Some(t) if t.value <= 86400 => u64::from(t.value),
+        Some(t) => {
+            return Err(t.invalid(
+                "run.apt_lock_timeout",
+                "must be between 0 and 86400 (seconds)",
+            ));
+        }
+    };
     Ok(Run {
         parallel,
         grace_period,
         lock_timeout,
+        apt_lock_timeout,
     })
 }

@@ -210,9 +210,10 @@ pub async fn apply_script(
         .ok_or_else(|| {
             Error::internal(format!("step {} needs a change but has no apply", step.id))
         })?;
+    let tell = |what: &str| cx.report.progress(&cx.host.name, step.id, what);
     let out = cx
         .transport
-        .run(&script, payload.as_deref().map(Payload::File))
+        .run_telling(&script, payload.as_deref().map(Payload::File), Some(&tell))
         .await?;
     let relogin = out.stdout.lines().any(|l| l.trim() == "::reconnect");
     if out.code != 0 {

@@ -4,7 +4,7 @@ use std::process::Stdio;
 
 use tokio::process::Command;
 
-use super::{Input, Output, feed};
+use super::{Input, Output, converse};
 use crate::error::Error;
 
 #[derive(Default)]
@@ -32,14 +32,11 @@ impl Local {
             reason: format!("cannot run bash: {e}"),
         };
         let mut child = self.spawn(args)?;
-        if let Some(mut pipe) = child.stdin.take() {
-            feed(&mut pipe, input).await.map_err(fail)?;
-        }
-        let out = child.wait_with_output().await.map_err(fail)?;
+        let (status, stdout, stderr) = converse(&mut child, input).await.map_err(fail)?;
         Ok(Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            code: status.code().unwrap_or(-1),
+            stdout,
+            stderr,
         })
     }
 

@@ -145,11 +145,22 @@ impl Transport {
     /// interrupted no command starts ([`Error::Interrupted`]); a command already running
     /// may finish within the grace period, and is stopped on the host after it.
     pub async fn run(&self, script: &str, stdin: Option<Payload<'_>>) -> Result<Output, Error> {
+        self.run_telling(script, stdin, None).await
+    }
+
+    /// [`Transport::run`], with each `::progress TEXT` line the script prints told to
+    /// `progress` while it runs.
+    pub async fn run_telling(
+        &self,
+        script: &str,
+        stdin: Option<Payload<'_>>,
+        progress: Progress<'_>,
+    ) -> Result<Output, Error> {
         if self.stop.is_set() {
             return Err(Error::Interrupted);
         }
         let token = token();
-        let running = self.run_raw(script, &token, stdin);
+        let running = self.run_raw(script, &token, stdin, progress);
         tokio::pin!(running);
         tokio::select! {
             r = &mut running => return r,
@@ -164,6 +175,7 @@ impl Transport {
                 STOP_SCRIPT,
                 "",
                 Some(Payload::Bytes(format!("{token}\n").as_bytes())),
+                None,
             )
             .await;
         let _ = tokio::time::timeout(Duration::from_secs(15), &mut running).await;
@@ -175,12 +187,14 @@ impl Transport {
         script: &str,
         token: &str,
         stdin: Option<Payload<'_>>,
+        progress: Progress<'_>,
     ) -> Result<Output, Error> {
         let args = boot_args(script, &[token]);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let input = Input {
             script: script.as_bytes(),
             payload: stdin,
+            progress,
         };
         match &self.link {
             Link::Local(l) => l.run(&args, input).await,
@@ -322,10 +336,65 @@ fn boot_args(script: &str, args: &[&str]) -> Vec<String> {
     argv
 }
 
-/// What a command reads on stdin: its script first (see [`BOOT`]), then its payload.
+/// Where a command's `::progress TEXT` lines go while it runs (a wait on the host that
+/// should be seen while it lasts, not in the journal afterwards).
+pub type Progress<'a> = Option<&'a (dyn Fn(&str) + Send + Sync)>;
+
+/// What a command reads on stdin: its script first (see [`BOOT`]), then its payload; and
+/// who hears its progress.
 pub struct Input<'a> {
     pub script: &'a [u8],
     pub payload: Option<Payload<'a>>,
+    pub progress: Progress<'a>,
+}
+
+/// Feed a started command its input while reading what it prints, then wait for it. Reading
+/// as it runs lets `::progress` lines through at once, and a command that prints a lot
+/// before it has read its payload cannot block on a full pipe.
+pub(crate) async fn converse(
+    child: &mut tokio::process::Child,
+    input: Input<'_>,
+) -> std::io::Result<(std::process::ExitStatus, String, String)> {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+    let progress = input.progress;
+    let stdin = child.stdin.take();
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let feeding = async {
+        if let Some(mut pipe) = stdin {
+            feed(&mut pipe, input).await?;
+        }
+        Ok::<_, std::io::Error>(())
+    };
+    let reading = async {
+        let mut text = String::new();
+        if let Some(out) = stdout {
+            let mut out = tokio::io::BufReader::new(out);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                if out.read_until(b'\n', &mut line).await? == 0 {
+                    break;
+                }
+                let l = String::from_utf8_lossy(&line);
+                if let (Some(tell), Some(what)) = (progress, l.strip_prefix("::progress ")) {
+                    tell(what.trim());
+                }
+                text.push_str(&l);
+            }
+        }
+        Ok::<_, std::io::Error>(text)
+    };
+    let erring = async {
+        let mut buf = Vec::new();
+        if let Some(mut err) = stderr {
+            err.read_to_end(&mut buf).await?;
+        }
+        Ok::<_, std::io::Error>(String::from_utf8_lossy(&buf).into_owned())
+    };
+    let ((), out, err) = tokio::try_join!(feeding, reading, erring)?;
+    let status = child.wait().await?;
+    Ok((status, out, err))
 }
 
 /// Stream a command's input into a child's stdin, then close it. A script that exits early

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder};
 
-use super::{Input, Output, feed};
+use super::{Input, Output, converse};
 use crate::config::{Config, Host, HostKeyPolicy};
 use crate::error::Error;
 
@@ -270,22 +270,17 @@ impl Ssh {
         let lost = |reason: String| self.lost(reason);
         let session = self.session()?;
         let mut child = self.spawn(args)?;
-        if let Some(mut pipe) = child.stdin.take() {
-            feed(&mut pipe, input)
-                .await
-                .map_err(|e| lost(format!("cannot send input: {e}")))?;
-        }
-        match child.wait_with_output().await {
-            Ok(out) => {
-                let code = out.status.code().unwrap_or(-1);
+        match converse(&mut child, input).await {
+            Ok((status, stdout, stderr)) => {
+                let code = status.code().unwrap_or(-1);
                 // ssh reports a dropped connection as 255; make sure it was not the script.
                 if code == 255 && session.check().await.is_err() {
                     return Err(lost("the connection was lost".into()));
                 }
                 Ok(Output {
                     code,
-                    stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-                    stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                    stdout,
+                    stderr,
                 })
             }
             Err(e) => {

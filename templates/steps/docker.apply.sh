@@ -1,4 +1,5 @@
 {% include "steps/docker.lib.sh" %}
+{% include "steps/apt.lib.sh" %}
 export DEBIAN_FRONTEND=noninteractive
 if ! docker_installed || ! docker_source_ok || legacy_docker_list; then
   # Docker's guide: packages that conflict with docker-ce go first.
@@ -8,8 +9,9 @@ if ! docker_installed || ! docker_source_ok || legacy_docker_list; then
       conflicts+=("$p")
     fi
   done
+  wait_cloud_init
   if [ -n "${conflicts[*]}" ]; then
-    as_root apt-get remove -y -qq "${conflicts[@]}"
+    apt_get remove -y -qq "${conflicts[@]}"
   fi
   # Before any apt-get update: beside docker.sources, a docker.list whose Signed-By differs
   # (older guides used docker.gpg) makes apt refuse every source ("Conflicting values set
@@ -23,16 +25,16 @@ if ! docker_installed || ! docker_source_ok || legacy_docker_list; then
   if ! docker_source_ok; then
     as_root rm -f /etc/apt/sources.list.d/docker.sources
   fi
-  as_root apt-get update -qq
-  as_root apt-get install -y -qq ca-certificates curl
+  apt_get update -qq
+  apt_get install -y -qq ca-certificates curl
   as_root install -m 0755 -d /etc/apt/keyrings
   key=$(mktemp)
   trap 'rm -f "$key"' EXIT
   curl -fsSL --retry 3 --retry-connrefused -K <(url_config {{ cfg.docker.gpg_url | q }}) -o "$key"
   as_root install -m 0644 "$key" /etc/apt/keyrings/docker.asc
   docker_sources | as_root tee /etc/apt/sources.list.d/docker.sources >/dev/null
-  as_root apt-get update -qq
-  as_root apt-get install -y -qq docker-ce docker-ce-cli containerd.io docker-buildx-plugin docker-compose-plugin
+  apt_get update -qq
+  apt_get install -y -qq docker-ce docker-ce-cli containerd.io docker-buildx-plugin docker-compose-plugin
 fi
 if ! systemctl is-active --quiet docker; then
   as_root systemctl enable --now docker

@@ -1,4 +1,5 @@
 {% include "steps/docker.lib.sh" %}
+{% include "steps/apt.lib.sh" %}
 export DEBIAN_FRONTEND=noninteractive
 # Docker's "Uninstall Docker Engine" purges these six. docker-ce-rootless-extras comes in as
 # a recommended package of docker-ce and only "Enhances" it, so purging docker-ce leaves it.
@@ -13,6 +14,6 @@ if [ -z "${known[*]}" ] && [ ! -e /etc/apt/sources.list.d/docker.sources ] && [ 
   exit 0
 fi
 if [ -n "${known[*]}" ]; then
-  as_root apt-get purge -y -qq "${known[@]}"
+  apt_get purge -y -qq "${known[@]}"
 fi
 as_root rm -f /etc/apt/sources.list.d/docker.sources /etc/apt/sources.list.d/docker.list /etc/apt/keyrings/docker.asc

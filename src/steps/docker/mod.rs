@@ -16,7 +16,10 @@ static SPEC: Spec = Spec {
     needs_root: true,
     check: template!("steps/docker.check.sh"),
     apply: Some(template!("steps/docker.apply.sh")),
-    libs: &[template!("steps/docker.lib.sh")],
+    libs: &[
+        template!("steps/docker.lib.sh"),
+        template!("steps/apt.lib.sh"),
+    ],
     artifact: None,
     vars: no_vars,
     undo: Some(Undo {
