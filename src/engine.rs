@@ -329,6 +329,7 @@ async fn check(sh: &Shared, host: &Host, transport: &Transport) -> Option<HostPl
         Ok(out) => {
             let mut plan = parse_checks(&host.name, &out);
             block_unsupported(&mut plan);
+            release_files(sh, host, transport, &mut plan).await;
             decide_manifests(&sh.cfg, &sh.scope, &mut plan);
             Some(plan)
         }
@@ -703,6 +704,30 @@ fn artifact_failure(stdout: &str) -> Option<Error> {
     })
 }
 
+/// The manifests check names the Istio release's files by hash: take them from the
+/// controller's cache, and those it lacks from the host in one more round trip.
+async fn release_files(sh: &Shared, host: &Host, transport: &Transport, plan: &mut HostPlan) {
+    let cache = &sh.cfg.artifacts.cache_dir;
+    let done = match manifests::release_from_cache(cache, &mut plan.data) {
+        Ok(None) => Ok(()),
+        Ok(Some(script)) => transport.run(&script, None).await.map(|out| {
+            let fetched = parse_checks(&host.name, &out).data;
+            manifests::release_fetched(cache, &mut plan.data, fetched);
+        }),
+        Err(e) => Err(e),
+    };
+    if let Err(why) = done
+        && let Some(check) = plan
+            .steps
+            .iter_mut()
+            .find(|s| s.step == "manifests" && s.state == CheckState::Converged)
+    {
+        check.state = CheckState::Error;
+        check.reasons = vec![why.to_string()];
+        check.error = Some(why);
+    }
+}
+
 /// Turn the manifests check's data into a decision, and the step's state with it.
 fn decide_manifests(cfg: &Config, scope: &Scope, plan: &mut HostPlan) {
     let decided = match plan.get("manifests") {
@@ -790,6 +815,7 @@ async fn gather_manifest_plan(
         .check_script(&sh.cfg, &[step], Some(&scope.release_files()))?;
     let out = transport.run(&script, None).await?;
     let mut again = parse_checks(&host.name, &out);
+    release_files(sh, host, transport, &mut again).await;
     decide_manifests(&sh.cfg, scope, &mut again);
     again.manifests.take().ok_or_else(|| {
         again

@@ -14,6 +14,7 @@ use crate::steps::{REGISTRY, Step, Template};
 
 const PRELUDE: Template = crate::steps::template!("prelude.sh");
 const CHECK: Template = crate::steps::template!("check.sh");
+const CHECK_LIB: Template = crate::steps::template!("steps/check.lib.sh");
 const APPLY: Template = crate::steps::template!("apply.sh");
 const MANIFESTS_APPLY: Template = crate::steps::template!("manifests/apply.sh");
 const MANIFESTS_WAIT: Template = crate::steps::template!("manifests/wait.sh");
@@ -48,6 +49,7 @@ impl Renderer {
         let mut all = vec![
             PRELUDE,
             CHECK,
+            CHECK_LIB,
             APPLY,
             MANIFESTS_APPLY,
             MANIFESTS_WAIT,
@@ -109,6 +111,8 @@ impl Renderer {
         }
         let mut ctx = Context::new();
         ctx.insert("steps", &rendered);
+        // For the helpers every step's check shares (steps/check.lib.sh).
+        ctx.insert("cfg", cfg);
         Ok(tidy(&self.render(CHECK.name, &ctx)?))
     }
 
