@@ -2,8 +2,9 @@ if ! cluster_up; then
   reason "cluster not running yet"
   exit 1
 fi
-# Enabled in minikube's profile (`minikube addons enable` saves it there), and for the addons
-# that run a deployment, that deployment present (it goes with `addons disable`).
+# Enabled in minikube's profile (`minikube addons enable|disable` saves it there: SetAndSave in
+# minikube's pkg/addons/addons.go sets ClusterConfig.Addons[name] and writes config.json), and
+# for the addons that run a deployment, that deployment present (`addons disable` removes it).
 python3 -c '
 import json, sys
 DEPLOYMENTS = {"metrics-server": "kube-system/metrics-server",
