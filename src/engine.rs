@@ -346,6 +346,7 @@ async fn check(sh: &Shared, host: &Host, transport: &Transport) -> Option<HostPl
         Ok(out) => {
             let mut plan = parse_checks(&host.name, &out, &sh.specs);
             for step in REGISTRY {
+                step.gather(&sh.cfg, &host.name, transport, &mut plan).await;
                 step.decide(&sh.cfg, &sh.scope, &mut plan);
             }
             Some(plan)

@@ -3,8 +3,9 @@
 //! re-exported here) so the `[lab]` section can check a selection; the manifests step
 //! (`steps/manifests/`) runs what is decided here.
 //!
-//! Everything here is pure. The host's part (the last applied state and the Istio release's
-//! sample files) arrives as data from the check round trip; this module turns it, with the
+//! Everything here is pure but the controller's cache of the Istio release's sample files
+//! ([`RELEASE_HASHES`]). The host's part (the last applied state, and the sample files by
+//! hash) arrives as data from the check round trip; this module turns it, with the
 //! profile, into a [`ManifestPlan`]: per bundle, the objects to create or change (with a
 //! unified diff) and the owned objects to prune, plus the state to record afterwards. Objects
 //! are compared by the sha256 of their canonical JSON, so an unchanged object is never sent to
@@ -564,9 +565,160 @@ pub fn stream(objs: &[Value]) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// The manifests check names the Istio release's sample files by content: `::data`
+/// [`RELEASE_HASHES`] is `{"home": DIR, "files": {PATH: SHA256}}`. Those files do not change on
+/// a converged host, so the controller keeps each one under `<cache>/istio-files/<sha256>`
+/// (0600 files in a 0700 dir) and asks the host, in one more round trip, only for the ones it
+/// does not hold: a converged host costs the hashes, whatever the size of the release.
+pub const RELEASE_HASHES: &str = "release_sha256";
+
+#[derive(Deserialize)]
+struct ReleaseHashes {
+    home: String,
+    files: BTreeMap<String, String>,
+}
+
+fn release_dir(cache: &std::path::Path) -> std::path::PathBuf {
+    cache.join("istio-files")
+}
+
+/// A cached file whose content still has its name's hash (a damaged entry is fetched again).
+fn cached(dir: &std::path::Path, hash: &str) -> Option<String> {
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let text = std::fs::read_to_string(dir.join(hash)).ok()?;
+    (hex::encode(Sha256::digest(text.as_bytes())) == hash).then_some(text)
+}
+
+/// Put the release files the cache holds into `data` as `file:PATH` (what [`objects`] reads);
+/// returns the script that prints the others (`::data file:PATH BASE64`), if any are missing.
+pub fn release_from_cache(
+    cache: &std::path::Path,
+    data: &mut BTreeMap<String, String>,
+) -> Result<Option<String>, Error> {
+    let Some(json) = data.get(RELEASE_HASHES) else {
+        return Ok(None);
+    };
+    let sent: ReleaseHashes = serde_json::from_str(json).map_err(|e| {
+        Error::plan(format!(
+            "the manifests check sent unreadable release hashes: {e}"
+        ))
+    })?;
+    let dir = release_dir(cache);
+    let mut missing = Vec::new();
+    for (path, hash) in sent.files {
+        match cached(&dir, &hash) {
+            Some(text) => {
+                data.insert(format!("file:{path}"), text);
+            }
+            None => missing.push(path),
+        }
+    }
+    if missing.is_empty() {
+        return Ok(None);
+    }
+    let q = |s: &str| {
+        shlex::try_quote(s)
+            .map(|c| c.into_owned())
+            .map_err(|_| Error::plan(format!("unusable release path {s:?}")))
+    };
+    let mut script = format!("home={}\n", q(&sent.home)?);
+    for path in missing {
+        let p = q(&path)?;
+        script.push_str(&format!(
+            "printf '::data file:%s %s\\n' {p} \"$(base64 -w0 \"$home\"/{p})\"\n"
+        ));
+    }
+    Ok(Some(script))
+}
+
+/// Files the host sent (`file:PATH` keys of `fetched`) into `data` and the cache. A cache that
+/// cannot be written only costs the same round trip next time.
+pub fn release_fetched(
+    cache: &std::path::Path,
+    data: &mut BTreeMap<String, String>,
+    fetched: BTreeMap<String, String>,
+) {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let dir = release_dir(cache);
+    let made = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .is_ok();
+    for (key, text) in fetched {
+        if !key.starts_with("file:") {
+            continue;
+        }
+        if made {
+            let hash = hex::encode(Sha256::digest(text.as_bytes()));
+            let tmp = dir.join(format!(".{hash}.{}", std::process::id()));
+            let written = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)
+                .and_then(|mut f| f.write_all(text.as_bytes()));
+            if written.is_err() || std::fs::rename(&tmp, dir.join(&hash)).is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+        }
+        data.insert(key, text);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn release_files_are_asked_for_only_when_the_cache_lacks_their_hash() {
+        use std::os::unix::fs::PermissionsExt;
+        let cache = tempfile::tempdir().unwrap();
+        let (a, b) = ("kind: A\n", "kind: B\n");
+        let sha = |t: &str| hex::encode(Sha256::digest(t.as_bytes()));
+        let sent = serde_json::json!({"home": "/opt/istio",
+            "files": {"samples/a.yaml": sha(a), "samples/b.yaml": sha(b)}});
+        let fresh = || BTreeMap::from([(RELEASE_HASHES.to_string(), sent.to_string())]);
+
+        // Nothing cached: both are asked for, by path under the release's home.
+        let mut data = fresh();
+        let script = release_from_cache(cache.path(), &mut data)
+            .unwrap()
+            .unwrap();
+        assert!(script.contains("home=/opt/istio"), "{script}");
+        assert!(script.contains("file:%s %s") && script.contains("samples/a.yaml"));
+        assert!(script.contains("samples/b.yaml"), "{script}");
+        let fetched = BTreeMap::from([
+            ("file:samples/a.yaml".to_string(), a.to_string()),
+            ("file:samples/b.yaml".to_string(), b.to_string()),
+        ]);
+        release_fetched(cache.path(), &mut data, fetched);
+        assert_eq!(data["file:samples/a.yaml"], a);
+        let dir = cache.path().join("istio-files");
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join(sha(a))), 0o600);
+
+        // Cached: nothing is asked for, the files come from the cache.
+        let mut data = fresh();
+        assert_eq!(release_from_cache(cache.path(), &mut data).unwrap(), None);
+        assert_eq!(data["file:samples/b.yaml"], b);
+
+        // A damaged entry is asked for again, and only that one.
+        std::fs::write(dir.join(sha(b)), "kind: C\n").unwrap();
+        let mut data = fresh();
+        let script = release_from_cache(cache.path(), &mut data)
+            .unwrap()
+            .unwrap();
+        assert!(
+            script.contains("samples/b.yaml") && !script.contains("samples/a.yaml"),
+            "{script}"
+        );
+    }
 
     #[test]
     fn globs_stay_in_one_directory() {

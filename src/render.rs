@@ -15,6 +15,7 @@ use crate::template::{Template, template};
 
 const PRELUDE: Template = template!("prelude.sh");
 const CHECK: Template = template!("check.sh");
+const CHECK_LIB: Template = template!("steps/check.lib.sh");
 const APPLY: Template = template!("apply.sh");
 const MANIFESTS_APPLY: Template = template!("manifests/apply.sh");
 const MANIFESTS_WAIT: Template = template!("manifests/wait.sh");
@@ -55,6 +56,7 @@ impl Renderer {
         let mut all = vec![
             PRELUDE,
             CHECK,
+            CHECK_LIB,
             APPLY,
             MANIFESTS_APPLY,
             MANIFESTS_WAIT,
@@ -113,6 +115,8 @@ impl Renderer {
         }
         let mut ctx = Context::new();
         ctx.insert("steps", &rendered);
+        // For the helpers every step's check shares (steps/check.lib.sh).
+        ctx.insert("cfg", cfg);
         Ok(tidy(&self.render(CHECK.name, &ctx)?))
     }
 

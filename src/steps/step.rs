@@ -54,6 +54,19 @@ pub trait Step: Sync {
         false
     }
 
+    /// Fetch what the step still needs from the host before it can decide, in as few round
+    /// trips as it can (manifests: the Istio sample files whose hashes the controller's cache
+    /// does not hold). By default nothing: the check brought everything back.
+    fn gather<'a>(
+        &'a self,
+        _cfg: &'a Config,
+        _host: &'a str,
+        _transport: &'a Transport,
+        _plan: &'a mut HostPlan,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(std::future::ready(()))
+    }
+
     /// Turn this step's check (its state, the `::data` it brought back) into the decision.
     /// By default the check's exit code is the decision.
     fn decide(&self, _cfg: &Config, _scope: &Scope, _plan: &mut HostPlan) {}

@@ -8,3 +8,4 @@ fi
 "$dest" delete --all --purge >/dev/null 2>&1 || true
 {%- endif %}
 as_root rm -f "$dest"
+rm -f "$HOME/.local/state/labprov/host/bin/{{ artifact.name }}"

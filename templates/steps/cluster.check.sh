@@ -1,25 +1,34 @@
-{% include "steps/cluster.lib.sh" %}
-if ! cluster_running; then
-  reason "no running minikube cluster"
-  if [ "$(nproc)" -lt {{ cfg.cluster.cpus }} ]; then
-    reason "the host has $(nproc) CPUs but cluster.cpus is {{ cfg.cluster.cpus }}"
+state=$(node_state)
+case "$state" in
+  running) ;;
+  paused)
+    # Nothing labprov should undo on its own: someone froze the node on purpose.
+    reason "the minikube node container is paused: 'docker unpause $node' (or 'minikube unpause') resumes it"
     exit 2
-  fi
-  exit 1
-fi
+    ;;
+  *)
+    if [ -z "$state" ]; then
+      reason "no running minikube cluster"
+    else
+      reason "no running minikube cluster (its node container is $state)"
+    fi
+    if [ "$(nproc)" -lt {{ cfg.cluster.cpus }} ]; then
+      reason "the host has $(nproc) CPUs but cluster.cpus is {{ cfg.cluster.cpus }}"
+      exit 2
+    fi
+    exit 1
+    ;;
+esac
 # A running cluster built with other settings is reported, never silently recreated.
-"$mk" profile list -o json 2>/dev/null | python3 -c '
+python3 -c '
 import json, sys
-want = {"Driver": sys.argv[1], "CPUs": int(sys.argv[2]), "Memory": int(sys.argv[3]),
-        "KubernetesVersion": sys.argv[4], "CNI": sys.argv[5]}
+want = {"Driver": sys.argv[2], "CPUs": int(sys.argv[3]), "Memory": int(sys.argv[4]),
+        "KubernetesVersion": sys.argv[5], "CNI": sys.argv[6]}
 try:
-    valid = json.load(sys.stdin).get("valid") or []
-except ValueError:
+    with open(sys.argv[1]) as f:
+        cfg = json.load(f)
+except (OSError, ValueError):
     sys.exit(0)
-prof = next((p for p in valid if p.get("Name") == "minikube"), None)
-if prof is None:
-    sys.exit(0)
-cfg = prof.get("Config") or {}
 kc = cfg.get("KubernetesConfig") or {}
 have = {"Driver": cfg.get("Driver"), "CPUs": cfg.get("CPUs"), "Memory": cfg.get("Memory"),
         "KubernetesVersion": kc.get("KubernetesVersion"), "CNI": kc.get("CNI")}
@@ -27,4 +36,10 @@ drift = [k for k in want if have[k] is not None and have[k] != want[k]]
 for k in drift:
     print("::reason running cluster has %s %s, profile wants %s" % (k, have[k], want[k]))
 sys.exit(2 if drift else 0)
-' {{ cfg.cluster.driver | q }} {{ cfg.cluster.cpus }} {{ cfg.cluster.memory_mib }} {{ cfg.cluster.kubernetes_version | q }} {{ cfg.cluster.cni | q }}
+' "$(profile_config)" {{ cfg.cluster.driver | q }} {{ cfg.cluster.cpus }} {{ cfg.cluster.memory_mib }} {{ cfg.cluster.kubernetes_version | q }} {{ cfg.cluster.cni | q }} || exit $?
+# kubectl comes after the cluster in the lab's order: without it the API server cannot be asked.
+if [ -x "$kc" ] && ! kube_read; then
+  reason "the cluster's API server does not answer: $(kube_error)"
+  exit 1
+fi
+exit 0

@@ -1,3 +1,4 @@
+{% include "steps/cluster.lib.sh" %}
 {% include "steps/dns.lib.sh" %}
 if node_dns_ok; then
   echo "::unchanged"

@@ -1,5 +1,5 @@
 {% include "steps/dns.lib.sh" %}
-if ! cluster_running; then
+if ! cluster_up; then
   reason "cluster not running yet"
   exit 1
 fi

@@ -1,11 +1,10 @@
-{% include "steps/cluster.lib.sh" %}
-kc={{ cfg.paths.bin_dir | q }}/kubectl
-if ! cluster_running || [ ! -x "$kc" ]; then
+if ! cluster_up; then
   reason "cluster not running yet"
   exit 1
 fi
 # Which cluster: state recorded for a cluster since deleted must not count.
-if ! uid=$("$kc" get namespace kube-system -o 'jsonpath={.metadata.uid}' 2>/dev/null); then
+uid=$(kube_field ns kube-system)
+if [ -z "$uid" ]; then
   reason "cannot read the cluster"
   exit 1
 fi
@@ -14,21 +13,22 @@ state="{{ state_path }}"
 if [ -r "$state" ]; then
   printf '::data state %s\n' "$(base64 -w0 "$state")"
 fi
-home={{ istio_home | q }}
-rc=0
-for pattern in{% for f in release_files %} {{ f | q }}{% endfor %}; do
-  found=0
-  # The pattern is a glob on purpose (samples/addons/*.yaml).
-  # shellcheck disable=SC2086
-  for f in "$home"/$pattern; do
-    [ -e "$f" ] || continue
-    found=1
-    printf '::data file:%s %s\n' "${f#"$home"/}" "$(base64 -w0 "$f")"
-  done
-  if [ "$found" -eq 0 ]; then
-    reason "the Istio release has no $pattern yet"
-    rc=1
-  fi
-done
+# The release's sample files by content hash (sha256), not by content: the controller asks
+# for a file only when it does not hold that content yet (src/manifests.rs, release_from_cache).
+python3 -c '
+import base64, glob, hashlib, json, os, sys
+home = sys.argv[1]
+files, rc = {}, 0
+for pattern in sys.argv[2:]:
+    found = sorted(p for p in glob.glob(os.path.join(glob.escape(home), pattern)) if os.path.isfile(p))
+    if not found:
+        print("::reason the Istio release has no %s yet" % pattern)
+        rc = 1
+    for p in found:
+        with open(p, "rb") as f:
+            files[os.path.relpath(p, home)] = hashlib.sha256(f.read()).hexdigest()
+doc = json.dumps({"home": home, "files": files}, sort_keys=True)
+print("::data release_sha256 %s" % base64.b64encode(doc.encode()).decode())
 # Exit 0 means "all data is here": the controller decides what changes.
-exit "$rc"
+sys.exit(rc)
+' {{ istio_home | q }}{% for f in release_files %} {{ f | q }}{% endfor %}

@@ -17,7 +17,7 @@ use crate::outcome::{CheckState, HostPlan, StepCheck};
 use crate::steps::spec::{Spec, Undo, UndoWhen};
 use crate::steps::step::{Applied, BoxFuture, Cx, Step, parse_checks, undo_script};
 use crate::template::template;
-use crate::transport::Payload;
+use crate::transport::{Payload, Transport};
 
 pub struct Manifests;
 
@@ -49,6 +49,16 @@ impl Step for Manifests {
         true
     }
 
+    fn gather<'a>(
+        &'a self,
+        cfg: &'a Config,
+        host: &'a str,
+        transport: &'a Transport,
+        plan: &'a mut HostPlan,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(release_files(cfg, host, transport, plan))
+    }
+
     fn decide(&self, cfg: &Config, scope: &Scope, plan: &mut HostPlan) {
         decide(cfg, scope, plan);
     }
@@ -75,6 +85,30 @@ fn vars(cfg: &Config, ctx: &mut Context) {
             "release_files",
             &crate::manifests::Scope::profile(cfg).release_files(),
         );
+    }
+}
+
+/// The manifests check names the Istio release's files by hash: take them from the
+/// controller's cache, and those it lacks from the host in one more round trip.
+async fn release_files(cfg: &Config, host: &str, transport: &Transport, plan: &mut HostPlan) {
+    let cache = &cfg.artifacts.cache_dir;
+    let done = match crate::manifests::release_from_cache(cache, &mut plan.data) {
+        Ok(None) => Ok(()),
+        Ok(Some(script)) => transport.run(&script, None).await.map(|out| {
+            let fetched = parse_checks(host, &out, &[]).data;
+            crate::manifests::release_fetched(cache, &mut plan.data, fetched);
+        }),
+        Err(e) => Err(e),
+    };
+    if let Err(why) = done
+        && let Some(check) = plan
+            .steps
+            .iter_mut()
+            .find(|s| s.step == SPEC.id && s.state == CheckState::Converged)
+    {
+        check.state = CheckState::Error;
+        check.reasons = vec![why.to_string()];
+        check.error = Some(why);
     }
 }
 

@@ -54,6 +54,7 @@ import json
 import os
 import re
 import tempfile
+import time
 
 CALLS_LOG = "/var/lib/labprov-world/calls.log"
 WORLD_CONF = "/etc/labprov-world.conf"
@@ -165,6 +166,41 @@ def run_tool(tool, main, argv, long_running=False):
     finally:
         _log_end(code)
     raise SystemExit(code)
+
+
+# ----------------------------------------------------------------------------- latency
+# `tests/world/start --latency` writes latency=1 to each host's /etc/labprov-world.conf; then
+# every call of a command below sleeps (time.sleep, so the CPUs stay free for the others) for
+# the wall time the real command takes on a 4-vCPU Ubuntu VM with the cluster running, so a
+# converged re-run costs in the world what it costs on a class's VMs. Without the knob the
+# stand-ins answer at once. Seconds, issue 12's estimates (a 4-vCPU VM is slower than the
+# laptops of the reports they start from):
+#   minikube status: docker container inspect, then an SSH session into the node to ask the
+#     kubelet and the apiserver (pkg/minikube/cluster/status.go); ~0.25 s on a fast laptop
+#     (kubernetes/minikube#15076), the inspect alone up to 0.39 s in #9812's log -> 0.5;
+#   minikube profile list: the same status for every profile, plus loading each config -> 0.9;
+#   minikube addons list: loads the profile and asks the node for each addon's state -> 0.6;
+#   minikube ssh: a new SSH session into the node (sshutil.NewSSHClient) -> 0.6;
+#   minikube version: no cluster access, Go start-up only -> 0.05;
+#   kubectl get: discovery (cached) and one TLS request to the apiserver -> 0.12;
+#   kubectl apply: discovery, a GET and a PATCH per object -> 0.35;
+#   istioctl (any): builds its kube client and reads the mesh config -> 0.4.
+# Commands not listed (start, delete, enable, install...) change the cluster: they are not on a
+# converged re-run's path and are not slowed. docker's rows are in _world.py (same knob).
+REAL_SECONDS = {
+    ("minikube", "status"): 0.5, ("minikube", "profile"): 0.9, ("minikube", "addons"): 0.6,
+    ("minikube", "ssh"): 0.6, ("minikube", "version"): 0.05,
+    ("kubectl", "get"): 0.12, ("kubectl", "apply"): 0.35,
+    ("istioctl", None): 0.4,
+}
+
+
+def sleep_like_real(tool, cmd):
+    """Sleep for REAL_SECONDS[(tool, cmd)] (or the tool's row for any command) when the world
+    runs with --latency."""
+    s = REAL_SECONDS.get((tool, cmd), REAL_SECONDS.get((tool, None)))
+    if s and world_conf().get("latency") == "1":
+        time.sleep(s)
 
 
 def world_conf():
@@ -311,6 +347,32 @@ def locked(sdir):
         yield
     finally:
         os.close(fd)
+
+
+def node_exec(node, argv, user):
+    """Run ARGV inside the minikube node modelled by the dir NODE (<statedir>/node, made by
+    `minikube start`): its own /etc (resolv.conf, hosts, hostname; the rest links to the host's)
+    and its bin/ first on PATH, as USER (`minikube ssh` logs in as docker; `docker exec` runs as
+    the container's user, root in kicbase). Returns the CompletedProcess.
+    Docker bind-mounts a container's /etc/resolv.conf, hosts and hostname from its own dir
+    (/var/lib/docker/containers/ID/): rename(2) over them or of them and unlink(2) fail with
+    EBUSY ("mv: cannot move ...: Device or resource busy", moby/moby#28187), writing in place
+    (tee, >) works. The node's files are bound onto themselves for the same effect."""
+    import shutil
+    import subprocess
+    unshare = shutil.which("unshare") or "/usr/bin/unshare"
+    etc = os.path.join(node, "etc")
+    hostetc = os.path.join(node, ".host-etc")
+    home = os.path.join(node, "home")
+    path = os.path.join(node, "bin") + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    inner = ('set -e; mount --rbind /etc "$1"; mount --bind "$2" /etc; '
+             'for f in resolv.conf hosts hostname; do mount --bind "/etc/$f" "/etc/$f"; done; cd "$3"; '
+             'h=$3 p=$4 u=$5; shift 5; exec env -i PATH="$p" HOME="$h" USER="$u" LOGNAME="$u" SHELL=/bin/bash LANG=C.UTF-8 '
+             'TERM="${TERM:-dumb}" "$@"')
+    env = dict(os.environ)
+    env["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    return subprocess.run([unshare, "-r", "-m", "--", "/bin/sh", "-c", inner, "sh", hostetc, etc, home, path, user]
+                          + list(argv), env=env)
 
 
 def load_cluster(sdir):
