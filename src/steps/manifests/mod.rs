@@ -189,6 +189,7 @@ async fn gather(cx: &Cx<'_>) -> Result<ManifestPlan, Error> {
         .check_script(cx.cfg, &[&SPEC], Some(&cx.scope.release_files()))?;
     let out = cx.transport.run(&script, None).await?;
     let mut again = parse_checks(&cx.host.name, &out, &[&SPEC]);
+    release_files(cx.cfg, &cx.host.name, cx.transport, &mut again).await;
     decide(cx.cfg, cx.scope, &mut again);
     again.manifests.take().ok_or_else(|| {
         again
