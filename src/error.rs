@@ -87,7 +87,14 @@ impl fmt::Display for Snippet {
             self.col
         )?;
         writeln!(f, "{pad} |")?;
-        writeln!(f, "{num} | {}", self.line_text)?;
+        // A control character of the file (an ESC sequence, a tab) is shown as one U+FFFD: it
+        // must not act on the user's terminal, and the caret below stays in its column.
+        let shown: String = self
+            .line_text
+            .chars()
+            .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+            .collect();
+        writeln!(f, "{num} | {shown}")?;
         write!(
             f,
             "{pad} | {}{}",

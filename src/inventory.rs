@@ -7,13 +7,9 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::cli::Targets;
-use crate::config::{Config, Host, is_dns_label};
+use crate::config::login;
+use crate::config::{Config, Host};
 use crate::error::{Error, Result, Snippet};
-
-fn valid_address(a: &str) -> bool {
-    a.parse::<std::net::IpAddr>().is_ok()
-        || (!a.is_empty() && a.to_ascii_lowercase().split('.').all(is_dns_label))
-}
 
 fn valid_name(n: &str) -> bool {
     !n.is_empty()
@@ -51,6 +47,23 @@ pub fn read_roster(path: &Path) -> Result<Vec<Host>> {
         let fields: Vec<&str> = record.iter().collect();
         if fields.iter().all(|f| f.is_empty()) {
             continue;
+        }
+        // A control character (a tab, NUL, ESC...) in a name, an address or a user would
+        // end up in an ssh argument or a terminal line: refused where it is.
+        for field in &fields {
+            if let Some((i, c)) = login::control_char(field) {
+                let line_text = &text[line_start..];
+                let offset = line_text
+                    .find(field)
+                    .map_or(line_start, |f| line_start + f + i);
+                return Err(Error::Roster {
+                    message: format!(
+                        "a control character, {}, is not allowed in a roster",
+                        login::describe_control(c)
+                    ),
+                    snippet: Box::new(Snippet::new(path, &text, offset..offset + c.len_utf8())),
+                });
+            }
         }
         let was_first = std::mem::replace(&mut first, false);
         if was_first
@@ -95,9 +108,9 @@ pub fn read_roster(path: &Path) -> Result<Vec<Host>> {
                 snippet: at(name),
             });
         }
-        if !valid_address(address) {
+        if let Err(why) = login::address(address) {
             return Err(Error::Roster {
-                message: format!("`{address}` is neither an IP address nor a host name"),
+                message: why,
                 snippet: at(address),
             });
         }
@@ -114,18 +127,15 @@ pub fn read_roster(path: &Path) -> Result<Vec<Host>> {
             });
         }
         let user = match user.filter(|u| !u.is_empty()) {
-            Some(u)
-                if u.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) =>
-            {
-                Some(u.to_string())
-            }
-            Some(u) => {
-                return Err(Error::Roster {
-                    message: format!("`{u}` is not a user name"),
-                    snippet: at(u),
-                });
-            }
+            Some(u) => match login::user(u) {
+                Ok(()) => Some(u.to_string()),
+                Err(why) => {
+                    return Err(Error::Roster {
+                        message: why,
+                        snippet: at(u),
+                    });
+                }
+            },
             None => None,
         };
         let port = match port.filter(|p| !p.is_empty()) {
@@ -166,21 +176,19 @@ pub fn select(
             .iter()
             .map(|a| {
                 let a = a.trim();
-                if !valid_address(a) {
+                let d = login::destination(a).map_err(|why| Error::Usage {
+                    message: format!("--hosts: {why} (want `[user@]host[:port]`)"),
+                })?;
+                if !seen.insert(d.host.clone()) {
                     return Err(Error::Usage {
-                        message: format!("--hosts: `{a}` is neither an IP address nor a host name"),
-                    });
-                }
-                if !seen.insert(a.to_string()) {
-                    return Err(Error::Usage {
-                        message: format!("--hosts: `{a}` is given twice"),
+                        message: format!("--hosts: `{}` is given twice", d.host),
                     });
                 }
                 Ok(Host {
-                    name: a.to_string(),
-                    address: Some(a.to_string()),
-                    user: None,
-                    port: None,
+                    name: d.host.clone(),
+                    address: Some(d.host),
+                    user: d.user,
+                    port: d.port,
                 })
             })
             .collect::<Result<Vec<_>>>()?

@@ -150,8 +150,75 @@ fn builtin_names() -> String {
         .join(", ")
 }
 
-/// Parse one file, turning serde's message into a pointed error with a suggestion.
+/// Parse one file, turning serde's message into a pointed error with a suggestion. A string
+/// anywhere in it that holds a control character is refused at that character.
 pub fn parse(source: &Source) -> Result<RawProfile> {
+    let raw = parse_typed(source)?;
+    refuse_control_chars(source)?;
+    Ok(raw)
+}
+
+/// Every string of the file (values and keys, in tables and arrays) checked for a control
+/// character: `"http://mirror\nTrusted: yes"` would add a line to an apt source, and a tab
+/// or an ESC would end up in a shell word or on a terminal. Validation of each field checks a
+/// parsed value; this checks what was written, wherever it is.
+fn refuse_control_chars(source: &Source) -> Result<()> {
+    use toml::de::{DeTable, DeValue};
+    fn walk(source: &Source, path: &str, value: &toml::Spanned<DeValue<'_>>) -> Result<()> {
+        match value.get_ref() {
+            DeValue::String(text) => {
+                if let Some((_, c)) = crate::config::login::control_char(text) {
+                    return Err(Error::ProfileValue {
+                        field: path.to_string(),
+                        reason: format!(
+                            "holds a control character, {}, which no value may",
+                            crate::config::login::describe_control(c)
+                        ),
+                        snippet: Box::new(source.snippet(value.span())),
+                    });
+                }
+            }
+            DeValue::Array(items) => {
+                for item in items {
+                    walk(source, path, item)?;
+                }
+            }
+            DeValue::Table(table) => table_walk(source, path, table)?,
+            _ => {}
+        }
+        Ok(())
+    }
+    fn table_walk(source: &Source, path: &str, table: &DeTable<'_>) -> Result<()> {
+        for (key, value) in table {
+            let name = key.get_ref();
+            let here = if path.is_empty() {
+                name.to_string()
+            } else {
+                format!("{path}.{name}")
+            };
+            if let Some((_, c)) = crate::config::login::control_char(name) {
+                return Err(Error::ProfileValue {
+                    field: here.escape_debug().to_string(),
+                    reason: format!(
+                        "the key holds a control character, {}",
+                        crate::config::login::describe_control(c)
+                    ),
+                    snippet: Box::new(source.snippet(key.span())),
+                });
+            }
+            walk(source, &here, value)?;
+        }
+        Ok(())
+    }
+    // The typed parse above succeeded, so this one does too; if it did not, there is nothing
+    // to add to what that parse said.
+    match DeTable::parse(&source.text) {
+        Ok(doc) => table_walk(source, "", doc.get_ref()),
+        Err(_) => Ok(()),
+    }
+}
+
+fn parse_typed(source: &Source) -> Result<RawProfile> {
     toml::from_str(&source.text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
         let mut message = e.message().trim().to_string();

@@ -278,3 +278,103 @@ fn bookinfo_outside_the_injected_namespace_is_refused() {
          --> bad.toml:10:22\n   |\n10 | bookinfo_namespace = \"shop\"\n   |                      ^^^^^^\n",
     );
 }
+
+#[test]
+fn a_control_character_in_any_value_is_refused_where_it_is() {
+    // `\n` in a TOML string is a newline: written into the root-owned docker.sources it would
+    // add a `Trusted: yes` line, and apt would skip signature checks.
+    assert_rejected(
+        "[docker]\nrepo_url = \"http://mirror/linux/ubuntu\\nTrusted: yes\"\n",
+        "error: invalid value for `docker.repo_url`: holds a control character, U+000A (a newline), which no value may\n  \
+         --> bad.toml:10:12\n   |\n10 | repo_url = \"http://mirror/linux/ubuntu\\nTrusted: yes\"\n   |            ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n",
+    );
+    assert_rejected(
+        "[lab]\nbundles = [\"hello-node\", \"book\\tinfo\"]\n",
+        "error: invalid value for `lab.bundles`: holds a control character, U+0009 (a tab), which no value may\n  \
+         --> bad.toml:10:26\n   |\n10 | bundles = [\"hello-node\", \"book\\tinfo\"]\n   |                          ^^^^^^^^^^^^\n",
+    );
+}
+
+#[test]
+fn a_jump_host_that_would_be_an_ssh_option_is_refused() {
+    for jump in ["bastion@-oProxyCommand=x", "ssh://bastion@-oProxyCommand=x"] {
+        let dir = tempfile::tempdir().unwrap();
+        let (run, contacted) = run_profile_args(dir.path(), "", &["plan"]);
+        assert_eq!(run.code, 1, "positive control: {}", run.explain());
+        assert!(contacted >= 1, "positive control: {}", run.explain());
+        let text = std::fs::read_to_string(dir.path().join("bad.toml"))
+            .unwrap()
+            .replace("[ssh]\n", &format!("[ssh]\njump = \"{jump}\"\n"));
+        std::fs::write(dir.path().join("bad.toml"), text).unwrap();
+        let out = labprov()
+            .current_dir(dir.path())
+            .args(["--profile", "bad.toml", "--output", "plain", "plan"])
+            .output()
+            .unwrap();
+        let run = Run::new(out);
+        assert_eq!(run.code, 2, "{}", run.explain());
+        let caret = "^".repeat(jump.len() + 2);
+        assert_eq!(
+            run.stderr,
+            format!(
+                "error: invalid value for `ssh.jump`: `-oProxyCommand=x` is neither an IP address nor a host name: a jump host is `user@host[:port]`\n \
+                 --> bad.toml:2:8\n  |\n2 | jump = \"{jump}\"\n  |        {caret}\n"
+            )
+        );
+    }
+}
+
+#[test]
+fn a_roster_user_that_would_be_an_ssh_option_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // The roster points at the listener: accepted, its line would be contacted.
+    let listener_port = {
+        let (run, contacted) = run_profile_args(dir.path(), "", &["plan"]);
+        assert!(contacted >= 1, "positive control: {}", run.explain());
+        std::fs::read_to_string(dir.path().join("bad.toml"))
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("port = ").map(String::from))
+            .unwrap()
+    };
+    for (user, expected) in [
+        (
+            "-oProxyCommand=x",
+            "error: `-oProxyCommand=x` is not a user name: it starts with `-`\n \
+             --> roster.csv:2:14\n  |\n2 | h1,127.0.0.1,-oProxyCommand=x,PORT\n  |              ^^^^^^^^^^^^^^^^\n",
+        ),
+        (
+            "stu\u{1b}[2Jdent",
+            "error: a control character, U+001B (ESC), is not allowed in a roster\n \
+             --> roster.csv:2:17\n  |\n2 | h1,127.0.0.1,stu\u{fffd}[2Jdent,PORT\n  |                 ^\n",
+        ),
+    ] {
+        std::fs::write(
+            dir.path().join("roster.csv"),
+            format!("name,address,user,port\nh1,127.0.0.1,{user},{listener_port}\n"),
+        )
+        .unwrap();
+        let (run, contacted) =
+            run_profile_args(dir.path(), "", &["plan", "--hosts-file", "roster.csv"]);
+        assert_eq!(run.code, 2, "{}", run.explain());
+        assert_eq!(run.stderr, expected.replace("PORT", &listener_port));
+        assert_eq!(contacted, 0);
+    }
+    let out = labprov()
+        .current_dir(dir.path())
+        .args([
+            "--profile",
+            "bad.toml",
+            "plan",
+            "--hosts",
+            "x@-oProxyCommand=y",
+        ])
+        .output()
+        .unwrap();
+    let run = Run::new(out);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr,
+        "error: --hosts: `-oProxyCommand=y` is neither an IP address nor a host name (want `[user@]host[:port]`)\n"
+    );
+}

@@ -5,7 +5,6 @@
 //! A leaf: it names no section and no step, so each section (here in `config/` or in its
 //! step's folder) can use it without a cycle.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use toml::Spanned;
@@ -214,46 +213,18 @@ pub fn check_hostname(v: &Sourced<String>, field: &str) -> Result<()> {
 }
 
 pub fn check_address(v: &Sourced<String>, field: &str) -> Result<()> {
-    if v.value.parse::<IpAddr>().is_ok() {
-        return Ok(());
-    }
-    check_hostname(v, field).map_err(|_| {
-        v.invalid(
-            field,
-            format!("`{}` is neither an IP address nor a host name", v.value),
-        )
-    })
+    super::login::address(&v.value).map_err(|why| v.invalid(field, why))
 }
 
 pub fn check_user(v: &Sourced<String>, field: &str) -> Result<()> {
-    let ok = !v.value.is_empty()
-        && v.value.len() <= 32
-        && v.value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-        && !v.value.starts_with('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(v.invalid(field, format!("`{}` is not a user name", v.value)))
-    }
+    super::login::user(&v.value).map_err(|why| v.invalid(field, why))
 }
 
-/// `user@host[:port]`, as `ssh -J` takes it.
+/// `[ssh://]user@host[:port]`, as `ssh -J` takes it.
 pub fn check_destination(v: &Sourced<String>, field: &str) -> Result<()> {
-    let bad = v.value.is_empty()
-        || v.value.starts_with('-')
-        || v.value
-            .chars()
-            .any(|c| c.is_whitespace() || "'\"`$;&|<>\\".contains(c));
-    if bad {
-        Err(v.invalid(
-            field,
-            format!("`{}` is not a jump host like `user@host[:port]`", v.value),
-        ))
-    } else {
-        Ok(())
-    }
+    super::login::destination(&v.value)
+        .map(|_| ())
+        .map_err(|why| v.invalid(field, format!("{why}: a jump host is `user@host[:port]`")))
 }
 
 /// A DNS label (a namespace, an addon) or the default.

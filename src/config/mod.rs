@@ -33,6 +33,7 @@ use crate::steps::minikube::section as minikube;
 pub mod artifacts;
 pub mod field;
 pub mod hosts;
+pub mod login;
 pub mod paths;
 pub mod run;
 pub mod ssh;
