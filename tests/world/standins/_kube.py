@@ -50,10 +50,13 @@ import contextlib
 import datetime
 import fcntl
 import hashlib
+import ipaddress as _ip
 import json
 import os
+import random as _random
 import re
 import tempfile
+import time
 
 CALLS_LOG = "/var/lib/labprov-world/calls.log"
 WORLD_CONF = "/etc/labprov-world.conf"
@@ -1824,10 +1827,15 @@ SVC_R = Resource(*BUILTIN_RESOURCES[3])
 
 
 class Req:
-    def __init__(self, method, path, headers):
+    def __init__(self, method, path, headers, store=None, sdir=None, pod=None):
         self.method = method
         self.path = path
         self.headers = headers
+        # context for apps whose answer depends on the cluster (productpage calls reviews,
+        # Prometheus reports the mesh's requests): the store, state dir and answering pod
+        self.store = store
+        self.sdir = sdir
+        self.pod = pod
 
     @property
     def route(self):
@@ -1980,9 +1988,23 @@ def _prometheus(req, who):
         return _text(200, "Prometheus Server is Ready.\n")
     if r in ("/graph", "/query", "/alerts", "/targets", "/status"):
         return _page("Prometheus Time Series Collection and Processing Server", '<div id="root">Prometheus</div>', who)
+    if r.startswith("/api/v1/query"):
+        # Prometheus HTTP API (prometheus.io/docs/prometheus/latest/querying/api/): an instant
+        # query answers {"status":"success","data":{"resultType":"vector","result":[...]}};
+        # istio_requests_total has a series per label set once an Envoy counted requests.
+        q = urllib_parse_qs(req.path.split("?", 1)[1] if "?" in req.path else "").get("query", [""])[0]
+        result = []
+        if q.strip().startswith("istio_requests_total"):
+            result = mesh_request_series(req.sdir)
+        return _json(200, {"status": "success", "data": {"resultType": "vector", "result": result}})
     if r.startswith("/api/v1/"):
         return _json(200, {"status": "success", "data": {"resultType": "vector", "result": []}})
     return _text(404, "404 page not found\n")
+
+
+def urllib_parse_qs(qs):
+    import urllib.parse
+    return urllib.parse.parse_qs(qs)
 
 
 BOOKINFO_PRODUCTS = [{"id": 0, "title": "The Comedy of Errors",
@@ -1996,9 +2018,9 @@ def _productpage(req, who):
         return _page("Simple Bookstore App", "<h3>Hello! This is a simple bookstore application consisting of three "
                                              "services as shown below</h3>", who)
     if r == "/productpage":
-        return _page("Simple Bookstore App", "<h3>The Comedy of Errors</h3>\n<p>Summary: The Comedy of Errors is one "
+        return _page("Simple Bookstore App", "<h1>The Comedy of Errors</h1>\n<p>Summary: The Comedy of Errors is one "
                                              "of William Shakespeare's early plays.</p>\n<h4>Book Details</h4>\n"
-                                             "<h4>Book Reviews</h4>", who)
+                                             + _reviews_html(req), who)
     if r == "/health":
         return _json(200, {"status": "Product page is healthy"})
     if r == "/api/v1/products":
@@ -2011,6 +2033,58 @@ def _productpage(req, who):
     if r.startswith("/static/"):
         return Resp(200, "/* bookinfo static */\n", "text/css")
     return _text(404, "404 Not Found\n")
+
+
+# Bookinfo's reviews versions as productpage renders them (istio/istio samples/bookinfo/src/
+# productpage/templates/productpage.html, the Tailwind page of Istio >= 1.22): v1 has no
+# ratings, v2 black stars, v3 red ones, as `<div class="flex gap-x-1 text-COLOR-500">` with one
+# filled svg per star; every review says "Reviews served by: POD". reviews v2/v3 ask ratings;
+# without it: "Ratings service is currently unavailable".
+REVIEWS = [("Reviewer1", 5, "An extremely entertaining play by Shakespeare. The slapstick humour is refreshing!"),
+           ("Reviewer2", 4, "Absolutely fun and entertaining. The play lacks thematic depth when compared to other "
+                            "plays by Shakespeare.")]
+STAR = ('<svg class="h-5 w-5 flex-none" viewBox="0 0 20 20" fill="currentColor" aria-hidden="true">'
+        '<path fill-rule="evenodd" d="M10.868 2.884z" clip-rule="evenodd" /></svg>')
+EMPTY_STAR = '<svg fill="none" viewBox="0 0 24 24" stroke="currentColor" class="h-5 w-5 flex-none"><path d="M11.48 3.499Z" /></svg>'
+
+
+def _reviews_html(req):
+    store, src = req.store, req.pod
+    if store is None:
+        return "<h4>Book Reviews</h4>"
+    ns = ((src or {}).get("metadata") or {}).get("namespace") or "default"
+    svc = store.get(SVC_R, ns, "reviews")
+    conn = None
+    if svc is not None:
+        cip = (svc.get("spec") or {}).get("clusterIP")
+        conn = pod_connect(store, src, cip, 9080, req=Req("GET", "/reviews/0", {}))
+    if conn is None or conn.state != "ok":
+        return '<p class="text-2xl text-red-500">Error fetching product reviews</p>\n' \
+               '<p class="text-lg text-gray-600">Sorry, product reviews are currently unavailable for this book.</p>'
+    if conn.via_envoy:
+        count_mesh_request(req.sdir, ns, "reviews", 200, src=app_of(src) or "productpage")
+    rpod = conn.pod
+    version = ((rpod.get("metadata") or {}).get("labels") or {}).get("version", "v1")
+    color = {"v2": "black", "v3": "red"}.get(version)
+    ratings_ok = False
+    if color:
+        rsvc = store.get(SVC_R, ns, "ratings")
+        if rsvc is not None:
+            rc = pod_connect(store, rpod, (rsvc.get("spec") or {}).get("clusterIP"), 9080)
+            ratings_ok = rc.state == "ok"
+            if ratings_ok and rc.via_envoy:
+                count_mesh_request(req.sdir, ns, "ratings", 200, src="reviews-" + version)
+    out = ['<h4 class="text-3xl font-semibold">Book Reviews</h4>']
+    for who, stars, text in REVIEWS:
+        out.append("<section>")
+        if color and ratings_ok:
+            out.append('<div class="flex gap-x-1 text-%s-500">%s%s</div>' % (color, STAR * stars, EMPTY_STAR * (5 - stars)))
+        elif color:
+            out.append('<p class="text-red-500">Ratings service is currently unavailable</p>')
+        out.append('<blockquote><p>"%s"</p></blockquote>\n<div class="font-semibold text-gray-900">%s</div>\n'
+                   '<div class="mt-0.5 text-gray-600 font-mono">Reviews served by: \n%s\n</div>\n</section>'
+                   % (text, who, (rpod.get("metadata") or {}).get("name")))
+    return "\n".join(out)
 
 
 def _dashboard(req, who):
@@ -2142,7 +2216,7 @@ def gateway_answer(store, gw_pod, port, req, sdir):
                 dests = route.get("route") or []
                 if not dests:
                     return Resp(404, b"", "text/plain", server=envoy)
-                dest = max(dests, key=lambda d: d.get("weight", 100 if len(dests) == 1 else 0)).get("destination") or {}
+                dest = _weighted(dests).get("destination") or {}
                 dns_, dname = _resolve_host(dest.get("host", ""), vns)
                 path = req.path
                 rw = (route.get("rewrite") or {}).get("uri")
@@ -2160,9 +2234,10 @@ def gateway_answer(store, gw_pod, port, req, sdir):
                        if sub is not None and all(((p.get("metadata") or {}).get("labels") or {}).get(k) == v for k, v in sub.items())]
                 if not eps or dport is None:
                     return Resp(503, "no healthy upstream", "text/plain", server=envoy)
-                pod = eps[0]
+                pod = _random.choice(eps)
                 tport, _e = service_target_port(svc, dport, pod)
                 inner = pod_answer(store, dns_, dname, pod, tport, Req(req.method, path, req.headers), sdir) if tport else None
+                count_mesh_request(sdir, dns_, dname, inner.status if inner is not None else 503, src="istio-ingressgateway")
                 if inner is None:
                     return Resp(503, "upstream connect error or disconnect/reset before headers. reset reason: "
                                      "connection failure", "text/plain", server=envoy)
@@ -2210,6 +2285,9 @@ def pod_answer(store, ns, name, pod, port, req, sdir=None):
         return gateway_answer(store, pod, port, req, sdir)
     if fn == "generic":
         fn = _generic(ns, name, port)
+    req.store, req.pod = store, pod
+    if req.sdir is None:
+        req.sdir = sdir or getattr(store, "sdir", None)
     return fn(req, who)
 
 
@@ -2308,3 +2386,524 @@ def serve_in_thread(server):
     t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
     t.start()
     return t
+
+
+# ----------------------------------------------------------------------------- pod network
+#
+# What a pod sees of the cluster's network, for `kubectl exec` probes (kubectl stand-in's
+# pod tools: agnhost connect, curl, wget, nslookup, getent). Decided from the objects in the
+# store, per connection, with no real packets:
+#   * DNS (CoreDNS as minikube deploys it, kubernetes.io/docs/concepts/services-networking/
+#     dns-pod-service): a pod's resolv.conf is `search NS.svc.cluster.local svc.cluster.local
+#     cluster.local`, `nameserver 10.96.0.10`, `options ndots:5` (dnsPolicy ClusterFirst), so a
+#     name with fewer than 5 dots is tried with each search suffix first. SVC.NS.svc.cluster.local
+#     -> the Service's ClusterIP (a headless Service: its ready pods' IPs); A-B-C-D.NS.pod.
+#     cluster.local -> that address; host.minikube.internal -> 192.168.49.1 (minikube adds it to
+#     CoreDNS's Corefile `hosts` block); other cluster.local names -> NXDOMAIN; anything else is
+#     forwarded to the node's resolver: SERVFAIL when the node's DNS is broken (the node's
+#     resolv.conf, see the minikube stand-in), else a made-up 203.0.113.0/24 address (the same
+#     one the node-bin getent/nslookup give). Reaching CoreDNS is itself a connection (UDP 53
+#     to a ready kube-dns pod) subject to NetworkPolicy: a pod whose egress does not allow it
+#     gets no answer at all (the client times out), as does every pod when CoreDNS has no
+#     ready pod.
+#   * Services: ClusterIP:port -> one ready endpoint picked at random (kube-proxy/Cilium pick
+#     a random backend per connection), port -> targetPort (named ports via the pod's
+#     containerPorts). A ClusterIP with no ready endpoint, or a port the Service does not
+#     have: refused (Cilium's --service-no-backend-response defaults to reject, an ICMP
+#     unreachable, since v1.16).
+#   * NetworkPolicy (networking.k8s.io/v1; API reference and
+#     kubernetes.io/docs/concepts/services-networking/network-policies): a pod is isolated for
+#     ingress (egress) once any policy in its namespace whose podSelector selects it has that
+#     policyType; policyTypes defaults to ["Ingress"] plus "Egress" when the policy has an
+#     egress section. An isolated direction allows only what the union of the selecting
+#     policies' rules allows: a rule with no from/to allows every peer, with no ports every
+#     port; peers are podSelector (the policy's namespace), namespaceSelector (matchLabels /
+#     matchExpressions on the namespace's labels, kubernetes.io/metadata.name among them),
+#     both (AND), or ipBlock (cidr minus except). Ports: protocol (default TCP), number or
+#     named port (resolved on the destination pod), endPort. Both ends must allow: egress of
+#     the client and ingress of the server. Following Cilium (docs.cilium.io, "Layer 3
+#     policies: IP/CIDR based": CIDR rules do not select in-cluster endpoints), ipBlock never
+#     matches a pod's address. Egress is checked after the Service translation (against
+#     the backend pod and targetPort), as Cilium and kube-proxy do. A connection the policy
+#     drops times out (Cilium drops the SYN); enforcement needs a CNI that enforces
+#     policies: Cilium or Calico (`minikube start --cni`); minikube's default bridge/kindnet
+#     CNI ignores them, and so does a world whose host has `netpol=off` in
+#     /etc/labprov-world.conf (`tests/world/start --no-netpol`).
+#   * Listeners: what answers HTTP in a pod is the "web" section above (a pod listens only
+#     while Ready); nothing listening -> refused. Outside the cluster: 192.168.49.1 (the VM,
+#     host.minikube.internal) answers on 22 (sshd), 192.168.49.2 (the node) on 22, 8443,
+#     10250; 203.0.113.0/24 ("the internet") answers HTTP on 80 and 443; any other address
+#     times out (no route from this world).
+#   * Istio (istio.io/latest/docs/reference/config/security/peer_authentication/ and
+#     .../networking/virtual-service/): a client with a sidecar routes by the VirtualServices
+#     that apply to the mesh (no `gateways`, or `mesh` in it) for the destination's host:
+#     first matching http route, one destination per request chosen at random by weight
+#     (Envoy weighted clusters), a subset's labels from the DestinationRule; without one, a
+#     random endpoint. A server with a sidecar gets the PeerAuthentication mode that applies
+#     to it: the workload's (selector matches its labels; portLevelMtls by target port) over
+#     the namespace's (no selector) over the mesh's (no selector, in istio-system); UNSET
+#     inherits; default PERMISSIVE. STRICT refuses plaintext: a client without a sidecar gets
+#     its TCP connection accepted (by the server's Envoy) and reset as soon as it sends data
+#     (curl: exit 56, "Recv failure: Connection reset by peer"; agnhost connect, which sends
+#     nothing, succeeds). A client with a sidecar always speaks mTLS to a sidecar (auto mTLS).
+#   * Requests that went through an Envoy (a sidecar or the ingress gateway) are counted in
+#     <state>/mesh-requests.json, which Prometheus's /api/v1/query?query=istio_requests_total
+#     answers from while Prometheus's pod is Ready.
+# Left out: UDP/SCTP payloads, named ports on the client side, policy logging, Cilium's own
+# CiliumNetworkPolicy, node-local traffic exceptions, IPv6, Istio AuthorizationPolicy,
+# Sidecar resources, retries/timeouts/fault injection of VirtualServices, locality.
+
+
+POD_CIDR = "10.244.0.0/16"
+KUBE_DNS_IP = "10.96.0.10"
+HOST_GATEWAY_IP = "192.168.49.1"
+INTERNET_NET = "203.0.113.0/24"
+# Addresses outside the pod network that answer, and on which TCP ports.
+OUTSIDE_LISTENERS = {HOST_GATEWAY_IP: {22}, CLUSTER_IP: {22, 8443, 10250}}
+NS_R = Resource(*BUILTIN_RESOURCES[0])
+
+
+def netpol_enforced(store):
+    """Whether the cluster's CNI enforces NetworkPolicy (Cilium, Calico) and the world lets it."""
+    if world_conf().get("netpol", "on") == "off":
+        return False
+    cluster = load_cluster(store.sdir) or {}
+    cni = ((cluster.get("Config") or {}).get("KubernetesConfig") or {}).get("CNI", "")
+    return cni in ("cilium", "calico")
+
+
+def label_selector_matches(sel, labels):
+    """metav1.LabelSelector: matchLabels AND matchExpressions (In, NotIn, Exists,
+    DoesNotExist); an empty selector matches everything, a null one (None) nothing."""
+    if sel is None:
+        return False
+    labels = labels or {}
+    for k, v in (sel.get("matchLabels") or {}).items():
+        if labels.get(k) != v:
+            return False
+    for e in sel.get("matchExpressions") or []:
+        k, op, vals = e.get("key"), e.get("operator"), e.get("values") or []
+        if op == "In" and labels.get(k) not in vals:
+            return False
+        if op == "NotIn" and k in labels and labels[k] in vals:
+            return False
+        if op == "Exists" and k not in labels:
+            return False
+        if op == "DoesNotExist" and k in labels:
+            return False
+    return True
+
+
+def pod_ip_of(pod):
+    return ((pod or {}).get("status") or {}).get("podIP")
+
+
+def pod_by_ip(store, ip):
+    for p in store.list(POD_R):
+        if pod_ip_of(p) == ip:
+            return p
+    return None
+
+
+def pod_has_sidecar(pod):
+    spec = (pod or {}).get("spec") or {}
+    return any(c.get("name") == "istio-proxy" for c in (spec.get("initContainers") or []) + (spec.get("containers") or []))
+
+
+def _ns_labels(store, ns):
+    o = store.get(NS_R, "", ns) or {}
+    return (o.get("metadata") or {}).get("labels") or {"kubernetes.io/metadata.name": ns}
+
+
+def _policy_types(pol):
+    spec = pol.get("spec") or {}
+    if spec.get("policyTypes"):
+        return list(spec["policyTypes"])
+    return ["Ingress"] + (["Egress"] if "egress" in spec else [])
+
+
+def _policies_selecting(store, pod, direction):
+    r = store.resource_for_kind("networking.k8s.io/v1", "NetworkPolicy")
+    if r is None:
+        return []
+    md = pod.get("metadata") or {}
+    return [pol for pol in store.list(r, md.get("namespace"))
+            if direction in _policy_types(pol)
+            and label_selector_matches((pol.get("spec") or {}).get("podSelector") or {}, md.get("labels"))]
+
+
+def _in_ipblock(block, ip):
+    try:
+        a = _ip.ip_address(ip)
+        if a not in _ip.ip_network(block.get("cidr", ""), strict=False):
+            return False
+        return not any(a in _ip.ip_network(x, strict=False) for x in block.get("except") or [])
+    except ValueError:
+        return False
+
+
+def _peer_matches(store, pol_ns, peer, other_pod, other_ip):
+    if "ipBlock" in peer:
+        return other_pod is None and _in_ipblock(peer["ipBlock"] or {}, other_ip)
+    if other_pod is None:
+        return False
+    omd = other_pod.get("metadata") or {}
+    if "namespaceSelector" in peer:
+        if not label_selector_matches(peer.get("namespaceSelector") or {}, _ns_labels(store, omd.get("namespace"))):
+            return False
+    elif omd.get("namespace") != pol_ns:
+        return False
+    if "podSelector" in peer:
+        return label_selector_matches(peer.get("podSelector") or {}, omd.get("labels"))
+    return True
+
+
+def _port_matches(rule_port, proto, port, dst_pod):
+    if (rule_port.get("protocol") or "TCP") != proto:
+        return False
+    p = rule_port.get("port")
+    if p is None:
+        return True
+    if isinstance(p, str) and not p.isdigit():
+        named = None
+        for c in ((dst_pod or {}).get("spec") or {}).get("containers") or []:
+            for cp in c.get("ports") or []:
+                if cp.get("name") == p and (cp.get("protocol") or "TCP") == proto:
+                    named = int(cp.get("containerPort"))
+        return named == port
+    lo = int(p)
+    hi = int(rule_port.get("endPort") or lo)
+    return lo <= port <= hi
+
+
+def _direction_allows(store, pod, direction, other_pod, other_ip, proto, port, dst_pod):
+    pols = _policies_selecting(store, pod, direction)
+    if not pols:
+        return True
+    key, peers_key = ("ingress", "from") if direction == "Ingress" else ("egress", "to")
+    for pol in pols:
+        pns = (pol.get("metadata") or {}).get("namespace")
+        for rule in (pol.get("spec") or {}).get(key) or []:
+            peers = rule.get(peers_key)
+            if peers and not any(_peer_matches(store, pns, pe or {}, other_pod, other_ip) for pe in peers):
+                continue
+            ports = rule.get("ports")
+            if ports and not any(_port_matches(rp or {}, proto, port, dst_pod) for rp in ports):
+                continue
+            return True
+    return False
+
+
+def policy_allows(store, src_pod, dst_pod, dst_ip, proto, port):
+    """Whether NetworkPolicy lets src_pod reach dst (a pod, or an outside address) on proto/port."""
+    if not netpol_enforced(store):
+        return True
+    src_ip = pod_ip_of(src_pod)
+    if not _direction_allows(store, src_pod, "Egress", dst_pod, dst_ip, proto, port, dst_pod):
+        return False
+    if dst_pod is not None and not _direction_allows(store, dst_pod, "Ingress", src_pod, src_ip, proto, port, dst_pod):
+        return False
+    return True
+
+
+# --- DNS -----------------------------------------------------------------------------
+
+def pod_resolv_conf(ns):
+    return ("search %s.svc.cluster.local svc.cluster.local cluster.local\nnameserver %s\noptions ndots:5\n"
+            % (ns, KUBE_DNS_IP))
+
+
+def _node_dns_broken(store):
+    # the node's resolver, as the minikube stand-in writes it (a nameserver in 10.0.0.0/8 never answers)
+    try:
+        with open(os.path.join(store.sdir, "node", "etc", "resolv.conf"), encoding="utf-8") as f:
+            for line in f:
+                p = line.split()
+                if len(p) >= 2 and p[0] == "nameserver":
+                    return _ip.ip_address(p[1]) in _ip.ip_network("10.0.0.0/8")
+    except (OSError, ValueError):
+        pass
+    return False
+
+
+def internet_address(name):
+    return "203.0.113.%d" % (int(hashlib.sha256(name.lower().encode()).hexdigest(), 16) % 254 + 1)
+
+
+def dns_reachable(store, src_pod):
+    """Whether src_pod gets answers from CoreDNS: a ready kube-dns pod reachable on UDP 53."""
+    for p in store.list(POD_R, "kube-system"):
+        if ((p.get("metadata") or {}).get("labels") or {}).get("k8s-app") != "kube-dns" or not pod_is_ready(p):
+            continue
+        if policy_allows(store, src_pod, p, pod_ip_of(p), "UDP", 53):
+            return True
+    return False
+
+
+def _lookup_fqdn(store, fqdn):
+    """One query to CoreDNS: ("ok", [ips]) | ("nxdomain", []) | ("servfail", [])."""
+    n = fqdn.rstrip(".").lower()
+    if n == "host.minikube.internal":
+        return "ok", [HOST_GATEWAY_IP]
+    if n.endswith(".cluster.local") or n == "cluster.local":
+        parts = n[:-len(".cluster.local")].split(".") if n != "cluster.local" else []
+        if len(parts) == 3 and parts[2] == "svc":
+            svc = store.get(SVC_R, parts[1], parts[0])
+            if svc is None:
+                return "nxdomain", []
+            cip = (svc.get("spec") or {}).get("clusterIP")
+            if cip and cip != "None":
+                return "ok", [cip]
+            ips = [pod_ip_of(p) for p in service_endpoints(store, svc)]
+            return ("ok", ips) if ips else ("nxdomain", [])
+        if len(parts) == 3 and parts[2] == "pod":
+            ip = parts[0].replace("-", ".")
+            try:
+                _ip.ip_address(ip)
+                return "ok", [ip]
+            except ValueError:
+                return "nxdomain", []
+        return "nxdomain", []
+    if "." not in n:
+        return "nxdomain", []
+    if _node_dns_broken(store):
+        return "servfail", []
+    return "ok", [internet_address(n)]
+
+
+def search_candidates(name, ns):
+    if name.endswith("."):
+        return [name]
+    suffixes = ["%s.svc.cluster.local" % ns, "svc.cluster.local", "cluster.local"]
+    with_search = ["%s.%s" % (name, s) for s in suffixes]
+    return with_search + [name] if name.count(".") < 5 else [name] + with_search
+
+
+def pod_resolve(store, src_pod, name):
+    """A pod's resolver (search list, ndots:5): ("ok", fqdn, [ips]) | ("nxdomain", name, [])
+    | ("servfail", name, []) | ("timeout", name, []) when CoreDNS cannot be reached."""
+    try:
+        _ip.ip_address(name)
+        return "ok", name, [name]
+    except ValueError:
+        pass
+    if name.lower() in ("localhost", "localhost."):
+        return "ok", "localhost", ["127.0.0.1"]
+    hosts_name = ((src_pod.get("metadata") or {}).get("name") or "").lower()
+    if name.lower().rstrip(".") == hosts_name:   # the pod's /etc/hosts (kubelet writes it)
+        return "ok", hosts_name, [pod_ip_of(src_pod)]
+    if not dns_reachable(store, src_pod):
+        return "timeout", name, []
+    ns = (src_pod.get("metadata") or {}).get("namespace") or "default"
+    worst = "nxdomain"
+    for cand in search_candidates(name, ns):
+        st, ips = _lookup_fqdn(store, cand)
+        if st == "ok":
+            return "ok", cand.rstrip("."), ips
+        if st == "servfail":
+            worst = "servfail"
+    return worst, name, []
+
+
+def pod_dns_timeout():
+    """Seconds a pod's resolver waits for an unreachable CoreDNS: resolv.conf's default
+    `timeout:5` (glibc and musl); the world knob pod_dns_timeout=S shortens it for tests."""
+    try:
+        return max(0.0, float(world_conf().get("pod_dns_timeout", "5")))
+    except ValueError:
+        return 5.0
+
+
+# --- connections ---------------------------------------------------------------------
+
+class PodConn:
+    """Where a pod's TCP connection ends up: state is "ok", "refused", "timeout" or "reset"
+    (accepted, then reset when data is sent); for "ok"/"reset" to a pod, the pod, the port it
+    listens on and the Service (name) asked for."""
+
+    def __init__(self, state, pod=None, port=None, svc=None, ns=None, via_envoy=False, outside=None):
+        self.state = state
+        self.pod = pod
+        self.port = port
+        self.svc = svc
+        self.ns = ns
+        self.via_envoy = via_envoy
+        self.outside = outside
+
+
+def _service_for_ip(store, ip):
+    for s in store.list(SVC_R):
+        if (s.get("spec") or {}).get("clusterIP") == ip:
+            return s
+    return None
+
+
+def _vs_applies_to_mesh(vs):
+    gws = (vs.get("spec") or {}).get("gateways")
+    return not gws or "mesh" in gws
+
+
+def _weighted(dests):
+    total = sum(int(d.get("weight", 0) or 0) for d in dests)
+    if len(dests) == 1 or total <= 0:
+        return dests[0]
+    x = _random.uniform(0, total)
+    acc = 0
+    for d in dests:
+        acc += int(d.get("weight", 0) or 0)
+        if x < acc:
+            return d
+    return dests[-1]
+
+
+def vs_destination(store, vs_list, host_ns, host_name, req):
+    """The first matching http route of the VirtualServices for host; one destination chosen
+    at random by weight: (destination dict, route) or (None, None) when no VS applies."""
+    for vs in vs_list:
+        spec = vs.get("spec") or {}
+        vns = (vs.get("metadata") or {}).get("namespace")
+        if not any(_resolve_host(h, vns) == (host_ns, host_name) for h in spec.get("hosts") or []):
+            continue
+        for route in spec.get("http") or []:
+            m = _http_match(route.get("match"), req) if req is not None else (None if route.get("match") else True)
+            if m is None:
+                continue
+            dests = route.get("route") or []
+            if not dests:
+                return None, route
+            return _weighted(dests), route
+    return None, None
+
+
+def mesh_endpoint(store, src_pod, svc, req=None):
+    """The ready pod a request from src_pod to svc lands on: VirtualService routing when the
+    client has a sidecar, else a random endpoint. None when there is none."""
+    smd = svc.get("metadata") or {}
+    eps = service_endpoints(store, svc)
+    if src_pod is not None and pod_has_sidecar(src_pod):
+        vs_r = store.resource_for_kind("networking.istio.io/v1", "VirtualService")
+        vss = [v for v in (store.list(vs_r) if vs_r else []) if _vs_applies_to_mesh(v)]
+        dest, _route = vs_destination(store, vss, smd.get("namespace"), smd.get("name"), req)
+        if dest is not None:
+            d = dest.get("destination") or {}
+            sub = _subset_labels(store, smd.get("namespace"), smd.get("name"), d.get("subset"))
+            eps = [p for p in eps if sub is not None
+                   and all(((p.get("metadata") or {}).get("labels") or {}).get(k) == v for k, v in sub.items())]
+    return _random.choice(eps) if eps else None
+
+
+def peer_auth_mode(store, pod, port):
+    """The PeerAuthentication mode for pod:port (STRICT, PERMISSIVE or DISABLE)."""
+    r = store.resource_for_kind("security.istio.io/v1", "PeerAuthentication") or \
+        store.resource_for_kind("security.istio.io/v1beta1", "PeerAuthentication")
+    if r is None:
+        return "PERMISSIVE"
+    md = pod.get("metadata") or {}
+    labels = md.get("labels") or {}
+    workload, namespace, mesh = None, None, None
+    for pa in store.list(r):
+        spec = pa.get("spec") or {}
+        pns = (pa.get("metadata") or {}).get("namespace")
+        sel = (spec.get("selector") or {}).get("matchLabels")
+        if sel and pns == md.get("namespace"):
+            if all(labels.get(k) == v for k, v in sel.items()):
+                workload = spec
+        elif not sel and pns == md.get("namespace"):
+            namespace = spec
+        elif not sel and pns == "istio-system":
+            mesh = spec
+    mode = "PERMISSIVE"
+    for spec in (mesh, namespace, workload):
+        if spec is None:
+            continue
+        m = ((spec.get("mtls") or {}).get("mode") or "UNSET").upper()
+        if spec is workload:
+            pl = (spec.get("portLevelMtls") or {}).get(str(port)) or (spec.get("portLevelMtls") or {}).get(port)
+            if pl and (pl.get("mode") or "UNSET").upper() != "UNSET":
+                m = pl["mode"].upper()
+        if m != "UNSET":
+            mode = m
+    return mode
+
+
+def pod_connect(store, src_pod, ip, port, proto="TCP", req=None):
+    """A TCP connection from src_pod to ip:port, as a Conn."""
+    svc = _service_for_ip(store, ip)
+    via_envoy = pod_has_sidecar(src_pod)
+    if svc is not None:
+        smd = svc.get("metadata") or {}
+        sp = [p for p in (svc.get("spec") or {}).get("ports") or []
+              if int(p.get("port", 0)) == port and (p.get("protocol") or "TCP") == proto]
+        if not sp:
+            return PodConn("refused")
+        pod = mesh_endpoint(store, src_pod, svc, req)
+        if pod is None:
+            return PodConn("refused")
+        tport, _e = service_target_port(svc, port, pod)
+        if tport is None:
+            return PodConn("refused")
+        name, ns = smd.get("name"), smd.get("namespace")
+    else:
+        pod = pod_by_ip(store, ip)
+        if pod is None:
+            if not policy_allows(store, src_pod, None, ip, proto, port):
+                return PodConn("timeout")
+            try:
+                inside = _ip.ip_address(ip) in _ip.ip_network(POD_CIDR) or _ip.ip_address(ip) in _ip.ip_network(SERVICE_CIDR)
+            except ValueError:
+                inside = False
+            if inside:
+                return PodConn("timeout")
+            if port in OUTSIDE_LISTENERS.get(ip, set()):
+                return PodConn("ok", outside=ip, port=port)
+            try:
+                if _ip.ip_address(ip) in _ip.ip_network(INTERNET_NET) and port in (80, 443):
+                    return PodConn("ok", outside=ip, port=port)
+            except ValueError:
+                pass
+            return PodConn("refused" if ip in OUTSIDE_LISTENERS else "timeout")
+        tport = port
+        name, ns = app_of(pod) or (pod.get("metadata") or {}).get("name"), (pod.get("metadata") or {}).get("namespace")
+    if not policy_allows(store, src_pod, pod, pod_ip_of(pod), proto, tport):
+        return PodConn("timeout")
+    if pod_listener(store, pod, tport) is None:
+        return PodConn("refused")
+    if pod_has_sidecar(pod) and not via_envoy and peer_auth_mode(store, pod, tport) == "STRICT":
+        return PodConn("reset", pod=pod, port=tport, svc=name, ns=ns)
+    return PodConn("ok", pod=pod, port=tport, svc=name, ns=ns, via_envoy=via_envoy or pod_has_sidecar(pod))
+
+
+# --- the request counter Prometheus reports --------------------------------------------
+
+MESH_REQUESTS = "mesh-requests.json"
+
+
+def count_mesh_request(sdir, dst_ns, dst_svc, code, src="unknown"):
+    """Count one request an Envoy saw (istio_requests_total's labels, a few of them)."""
+    if not sdir:
+        return
+    path = os.path.join(sdir, MESH_REQUESTS)
+    try:
+        fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        data = read_json(path, {}) or {}
+        key = "%s|%s.%s.svc.cluster.local|%s" % (src, dst_svc, dst_ns, code)
+        data[key] = int(data.get(key, 0)) + 1
+        atomic_write_json(path, data)
+    finally:
+        os.close(fd)
+
+
+def mesh_request_series(sdir):
+    data = read_json(os.path.join(sdir, MESH_REQUESTS), {}) if sdir else {}
+    out = []
+    for key, n in sorted((data or {}).items()):
+        src, dst, code = key.split("|")
+        out.append({"metric": {"__name__": "istio_requests_total", "destination_service": dst,
+                               "response_code": str(code), "source_workload": src, "reporter": "destination",
+                               "job": "kubernetes-pods"},
+                    "value": [round(time.time(), 3), str(n)]})
+    return out
