@@ -2505,7 +2505,15 @@ def pod_by_ip(store, ip):
     return None
 
 
+def is_gateway(pod):
+    return ((pod or {}).get("metadata") or {}).get("labels", {}).get("istio") in ("ingressgateway", "egressgateway")
+
+
 def pod_has_sidecar(pod):
+    """An injected istio-proxy (a gateway's own Envoy container has that name too, but a gateway
+    is no sidecar: PeerAuthentication and mesh routing do not apply to its listeners)."""
+    if is_gateway(pod):
+        return False
     spec = (pod or {}).get("spec") or {}
     return any(c.get("name") == "istio-proxy" for c in (spec.get("initContainers") or []) + (spec.get("containers") or []))
 
@@ -2907,3 +2915,447 @@ def mesh_request_series(sdir):
                                "job": "kubernetes-pods"},
                     "value": [round(time.time(), 3), str(n)]})
     return out
+
+import sys as _sys
+
+POD_WORLD_DIR = "/.labprov-world"
+
+# ----------------------------------------------------------------------------- pod tools
+#
+# The network tools of a pod, run by the shims that the kubectl stand-in's `exec` puts on the
+# pod's PATH (`python3 -c 'import _kube; _kube.pod_tool(...)' NAME ARGS...`, with this file
+# copied into the pod so that its bytecode is cached across a probe loop; not logged in
+# calls.log: they are the pod's programs, not kubectl calls). Every answer comes from py "pod network" (DNS, Services,
+# NetworkPolicy, Istio), read from the cluster's objects at the moment of the call. Timeouts
+# take their real time (the tool's own timeout, or the resolver's, see pod_dns_timeout).
+
+def _pod_context():
+    sdir = os.environ.get("LABPROV_WORLD_STATE", "")
+    global WORLD_CONF
+    WORLD_CONF = os.path.join(POD_WORLD_DIR, "world.conf")
+    store = Store(sdir)
+    ns, _, name = os.environ.get("LABPROV_WORLD_POD", "").partition("/")
+    pod = store.get(POD_R, ns, name)
+    if pod is None:   # deleted while the command runs: its network is gone
+        _sys.stderr.write("labprov-world: pod %s/%s is gone\n" % (ns, name))
+        raise SystemExit(1)
+    return sdir, store, pod
+
+
+def _go_duration(s):
+    if s in (None, ""):
+        return 0.0
+    if not re.fullmatch(r"([0-9.]+(ns|us|µs|ms|s|m|h))+|0", s):
+        raise ValueError('time: invalid duration "%s"' % s)
+    total = 0.0
+    for num, unit in re.findall(r"([0-9.]+)(ns|us|µs|ms|s|m|h)", s):
+        total += float(num) * {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
+    return total
+
+
+def tool_agnhost(args):
+    """agnhost connect HOST:PORT [--timeout D] [--protocol tcp] (kubernetes test/images/agnhost/
+    connect/connect.go): exit 0 when connected; else one line on stderr, exit 1:
+    "UNKNOWN: <err>" (bad host:port), "DNS: lookup X on 10.96.0.10:53: no such host" (Go's
+    resolver), "TIMEOUT", "REFUSED", "OTHER: <err>". --timeout 0 (the default) means the
+    OS's connect timeout; the stand-in then waits 30 s. Other agnhost subcommands are not
+    modelled (exit 1, saying so)."""
+    if not args or args[0] != "connect":
+        _sys.stderr.write("labprov-world: agnhost %s is not modelled by the lab-world stand-in\n" % (args[0] if args else ""))
+        return 1
+    timeout, proto, dest = "0s", "tcp", []
+    i = 1
+    while i < len(args):
+        a = args[i]
+        if a.startswith("--timeout") or a.startswith("--protocol"):
+            k, eq, v = a.partition("=")
+            if not eq:
+                i += 1
+                v = args[i] if i < len(args) else ""
+            if k == "--timeout":
+                timeout = v
+            else:
+                proto = v
+        elif a.startswith("-"):
+            _sys.stderr.write('Error: unknown flag: %s\n' % a)
+            return 1
+        else:
+            dest.append(a)
+        i += 1
+    if len(dest) != 1:
+        _sys.stderr.write("Error: accepts 1 arg(s), received %d\n" % len(dest))
+        return 1
+    try:
+        tmo = _go_duration(timeout)
+    except ValueError as e:
+        _sys.stderr.write('Error: invalid argument "%s" for "--timeout" flag: %s\n' % (timeout, e))
+        return 1
+    if proto not in ("", "tcp"):
+        if proto in ("udp", "sctp"):
+            _sys.stderr.write("labprov-world: agnhost connect --protocol=%s is not modelled\n" % proto)
+        else:
+            _sys.stderr.write("Unsupported protocol\n%s" % proto)
+        return 1
+    host, sep, port_s = dest[0].rpartition(":")
+    if not sep or not port_s.isdigit():
+        _sys.stderr.write("UNKNOWN: address %s: missing port in address\n" % dest[0])
+        return 1
+    sdir, store, pod = _pod_context()
+    st, _fq, ips = pod_resolve(store, pod, host)
+    if st == "timeout":
+        time.sleep(pod_dns_timeout())
+        _sys.stderr.write("DNS: lookup %s on %s:53: read udp %s:%d->%s:53: i/o timeout\n"
+                         % (host, KUBE_DNS_IP, pod_ip_of(pod), 40000 + os.getpid() % 20000, KUBE_DNS_IP))
+        return 1
+    if st != "ok":
+        _sys.stderr.write("DNS: lookup %s on %s:53: %s\n" % (host, KUBE_DNS_IP,
+                                                          "no such host" if st == "nxdomain" else "server misbehaving"))
+        return 1
+    c = pod_connect(store, pod, ips[0], int(port_s))
+    if c.state == "timeout":
+        time.sleep(tmo if tmo > 0 else 30.0)
+        _sys.stderr.write("TIMEOUT\n")
+        return 1
+    if c.state == "refused":
+        _sys.stderr.write("REFUSED\n")
+        return 1
+    return 0
+
+
+CURL_VALUE = {"-o", "--output", "-w", "--write-out", "-m", "--max-time", "--connect-timeout", "-H", "--header",
+              "-X", "--request", "-A", "--user-agent", "-d", "--data", "--resolve", "-e", "--referer"}
+CURL_BOOL = {"-s", "--silent", "-S", "--show-error", "-f", "--fail", "-I", "--head", "-v", "--verbose", "-L",
+             "--location", "-k", "--insecure", "-i", "--include", "--http1.1", "-4", "--ipv4", "-q"}
+
+
+def _ms(t):
+    return int(t * 1000)
+
+
+def tool_curl(args):
+    """curl 8.x, a subset: -s -S -f -I -i -L -k -v -o FILE -w FMT (%{http_code}, %{response_code},
+    %{remote_ip}, \\n) -m/--max-time S --connect-timeout S -H 'K: V' -X M, one http:// URL
+    (curl's man page, "EXIT CODES", and its error strings): 6 "Could not resolve host: H",
+    7 "Failed to connect to H port P after N ms: Couldn't connect to server", 28 "Connection
+    timed out after N milliseconds" / "Resolving timed out after N milliseconds", 56 "Recv
+    failure: Connection reset by peer", 22 with -f on HTTP >= 400 ("The requested URL returned
+    error: 404"), 3 a malformed URL, 2 an unknown option ("curl: option --x: is unknown" and
+    "curl: try 'curl --help' or 'curl --manual' for more information"). Errors print
+    "curl: (N) MESSAGE" on stderr unless -s without -S; -w is written also on failure
+    (http_code 000). Without --connect-timeout curl waits 300 s to connect (capped at 30 s
+    here). https:// is not modelled (exit 1, saying so)."""
+    import urllib.parse
+    opts, urls = {}, []
+    headers = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in CURL_VALUE or (a.startswith("--") and a.partition("=")[0] in CURL_VALUE and "=" in a):
+            k, eq, v = a.partition("=")
+            if not eq:
+                i += 1
+                if i >= len(args):
+                    _sys.stderr.write("curl: option %s: requires parameter\ncurl: try 'curl --help' or 'curl --manual' "
+                                     "for more information\n" % a)
+                    return 2
+                v = args[i]
+            k = {"--output": "-o", "--write-out": "-w", "--max-time": "-m", "--header": "-H", "--request": "-X"}.get(k, k)
+            if k == "-H":
+                headers.append(v)
+            else:
+                opts[k] = v
+        elif a.startswith("-") and not a.startswith("--") and len(a) > 2 and all(("-" + ch) in CURL_BOOL for ch in a[1:]):
+            for ch in a[1:]:
+                opts["-" + ch] = True
+        elif a in CURL_BOOL:
+            opts[{"--silent": "-s", "--show-error": "-S", "--fail": "-f", "--head": "-I", "--include": "-i"}.get(a, a)] = True
+        elif a.startswith("-") and a != "-":
+            _sys.stderr.write("curl: option %s: is unknown\ncurl: try 'curl --help' or 'curl --manual' for more "
+                             "information\n" % a)
+            return 2
+        else:
+            urls.append(a)
+        i += 1
+    silent, show = opts.get("-s"), opts.get("-S")
+    wfmt = opts.get("-w")
+
+    def finish(code, msg, http="000", body=b"", head=b"", ip=""):
+        if code == 0 or (code == 22 and body is not None):
+            data = (head if (opts.get("-i") or opts.get("-I")) else b"") + (b"" if opts.get("-I") else body)
+            if code == 0:
+                if opts.get("-o"):
+                    with open(opts["-o"], "wb") as f:
+                        f.write(data)
+                else:
+                    _sys.stdout.buffer.write(data)
+        if wfmt is not None:
+            w = wfmt.replace("%{http_code}", http).replace("%{response_code}", http).replace("%{remote_ip}", ip)
+            w = w.replace("\\n", "\n").replace("\\t", "\t")
+            _sys.stdout.write(w)
+        _sys.stdout.flush()
+        if code and (not silent or show):
+            _sys.stderr.write("curl: (%d) %s\n" % (code, msg))
+        return code
+
+    if not urls:
+        _sys.stderr.write("curl: no URL specified\ncurl: try 'curl --help' or 'curl --manual' for more information\n")
+        return 2
+    url = urls[0]
+    if "://" not in url:
+        url = "http://" + url
+    u = urllib.parse.urlsplit(url)
+    if u.scheme == "https":
+        _sys.stderr.write("labprov-world: curl https:// is not modelled by the lab-world stand-in\n")
+        return 1
+    if u.scheme != "http" or not u.hostname:
+        return finish(3, "URL rejected: Malformed input to a URL function" if u.scheme == "http"
+                      else 'Protocol "%s" not supported' % u.scheme)
+    try:
+        max_time = float(opts["-m"]) if "-m" in opts else None
+        ctimeout = float(opts["--connect-timeout"]) if "--connect-timeout" in opts else None
+    except ValueError:
+        _sys.stderr.write("curl: option: expected a proper numerical parameter\n")
+        return 2
+    host, port = u.hostname, u.port or 80
+    sdir, store, pod = _pod_context()
+    start = time.time()
+    st, _fq, ips = pod_resolve(store, pod, host)
+    if st == "timeout":
+        wait = pod_dns_timeout()
+        limit = min(x for x in (max_time, ctimeout, wait) if x is not None)
+        time.sleep(limit)
+        if limit < wait:
+            return finish(28, "Resolving timed out after %d milliseconds" % _ms(time.time() - start))
+        return finish(6, "Could not resolve host: %s" % host)
+    if st != "ok":
+        return finish(6, "Could not resolve host: %s" % host)
+    hdrs = {}
+    for h in headers:
+        k, _, v = h.partition(":")
+        hdrs[k.strip()] = v.strip()
+    hdrs.setdefault("Host", u.netloc)
+    path = (u.path or "/") + ("?" + u.query if u.query else "")
+    method = opts.get("-X") or ("HEAD" if opts.get("-I") else "GET")
+    req = Req(method, path, _CaseHeaders(hdrs), store=store, sdir=sdir)
+    c = pod_connect(store, pod, ips[0], port, req=req)
+    if c.state == "timeout":
+        limit = min(x for x in (max_time, ctimeout, 30.0) if x is not None)
+        time.sleep(limit)
+        if max_time is not None and max_time <= (ctimeout or 300):
+            return finish(28, "Connection timed out after %d milliseconds" % _ms(time.time() - start))
+        return finish(28, "Failed to connect to %s port %d after %d ms: Timeout was reached" % (host, port, _ms(time.time() - start)))
+    if c.state == "refused":
+        return finish(7, "Failed to connect to %s port %d after %d ms: Couldn't connect to server"
+                      % (host, port, _ms(time.time() - start) + 1), ip=ips[0])
+    if c.state == "reset":
+        return finish(56, "Recv failure: Connection reset by peer", ip=ips[0])
+    if c.outside:
+        resp = Resp(200, "<html><body>lab-world outside host %s</body></html>\n" % c.outside) \
+            if port in (80, 443) else None
+        if resp is None:
+            return finish(52, "Empty reply from server", ip=ips[0])
+    else:
+        resp = pod_answer(store, c.ns, c.svc, c.pod, c.port, req, sdir)
+        if resp is None:
+            return finish(56, "Recv failure: Connection reset by peer", ip=ips[0])
+        if c.via_envoy:
+            resp.server = resp.server or "envoy"
+            count_mesh_request(sdir, c.ns, c.svc, resp.status, src=app_of(pod) or "unknown")
+    reason = {200: "OK", 301: "Moved Permanently", 302: "Found", 404: "Not Found", 503: "Service Unavailable"}.get(resp.status, "")
+    head = ["HTTP/1.1 %d %s" % (resp.status, reason), "content-type: %s" % resp.ctype,
+            "content-length: %d" % len(resp.body)]
+    if resp.server:
+        head.append("server: %s" % resp.server)
+    head += ["%s: %s" % (k, v) for k, v in resp.headers]
+    head_b = ("\r\n".join(head) + "\r\n\r\n").encode()
+    if opts.get("-f") and resp.status >= 400:
+        return finish(22, "The requested URL returned error: %d" % resp.status, http=str(resp.status), body=None, ip=ips[0])
+    return finish(0, "", http=str(resp.status), body=resp.body, head=head_b, ip=ips[0])
+
+
+class _CaseHeaders(dict):
+    """HTTP header lookup ignoring case, as http.server's message object does."""
+
+    def get(self, k, default=None):
+        for key, v in self.items():
+            if key.lower() == str(k).lower():
+                return v
+        return default
+
+
+def tool_wget(args):
+    """busybox wget, a subset: -q, -O FILE|-, -T SEC, -S, --spider, one http:// URL. busybox
+    messages: "wget: bad address 'H'" (resolution failed, exit 1), "wget: can't connect to
+    remote host (IP): Connection refused" (exit 1), "wget: download timed out" (exit 1, after -T,
+    default 900 s, capped at 30 s), "wget: server returned error: HTTP/1.1 404 Not Found" (exit 1),
+    "wget: error getting response: Connection reset by peer" (exit 1). Without -O the body goes to
+    a file named after the URL (index.html for "/")."""
+    import urllib.parse
+    quiet, outf, tmo, url, spider = False, None, None, None, False
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "-q":
+            quiet = True
+        elif a in ("-O", "-T"):
+            i += 1
+            v = args[i] if i < len(args) else ""
+            if a == "-O":
+                outf = v
+            else:
+                tmo = float(v or 0)
+        elif a.startswith("-O") and len(a) > 2:
+            outf = a[2:]
+        elif a.startswith("-T") and len(a) > 2:
+            tmo = float(a[2:])
+        elif a == "-qO-":
+            quiet, outf = True, "-"
+        elif a.startswith("-q") and a[2:].startswith("O"):
+            quiet, outf = True, a[3:] or (args[i + 1] if i + 1 < len(args) else "")
+            if not a[3:]:
+                i += 1
+        elif a == "--spider":
+            spider = True
+        elif a == "-S":
+            pass
+        elif a.startswith("-"):
+            _sys.stderr.write("wget: unrecognized option '%s'\nBusyBox v1.37.0 (2024-09-26 21:31:42 UTC) multi-call "
+                             "binary.\n" % a)
+            return 1
+        else:
+            url = a
+        i += 1
+    if url is None:
+        _sys.stderr.write("BusyBox v1.37.0 (2024-09-26 21:31:42 UTC) multi-call binary.\n\nUsage: wget [-cqS] "
+                         "[--spider] [-O FILE] [-o LOGFILE] [--header STR] [-T SEC] URL...\n")
+        return 1
+    if "://" not in url:
+        url = "http://" + url
+    u = urllib.parse.urlsplit(url)
+    if u.scheme != "http":
+        _sys.stderr.write("wget: not an http or ftp url: %s\n" % url)
+        return 1
+    host, port = u.hostname or "", u.port or 80
+    sdir, store, pod = _pod_context()
+    if not quiet:
+        _sys.stderr.write("Connecting to %s (%s)\n" % (u.netloc, host))
+    st, _fq, ips = pod_resolve(store, pod, host)
+    if st == "timeout":
+        time.sleep(pod_dns_timeout())
+    if st != "ok":
+        _sys.stderr.write("wget: bad address '%s'\n" % u.netloc)
+        return 1
+    path = (u.path or "/") + ("?" + u.query if u.query else "")
+    req = Req("GET", path, _CaseHeaders({"Host": u.netloc}), store=store, sdir=sdir)
+    c = pod_connect(store, pod, ips[0], port, req=req)
+    if c.state == "timeout":
+        time.sleep(min(tmo if tmo else 900.0, 30.0))
+        _sys.stderr.write("wget: download timed out\n")
+        return 1
+    if c.state == "refused":
+        _sys.stderr.write("wget: can't connect to remote host (%s): Connection refused\n" % ips[0])
+        return 1
+    if c.state == "reset":
+        _sys.stderr.write("wget: error getting response: Connection reset by peer\n")
+        return 1
+    if c.outside:
+        resp = Resp(200, "<html><body>lab-world outside host %s</body></html>\n" % c.outside)
+    else:
+        resp = pod_answer(store, c.ns, c.svc, c.pod, c.port, req, sdir)
+        if resp is None:
+            _sys.stderr.write("wget: error getting response: Connection reset by peer\n")
+            return 1
+        if c.via_envoy:
+            count_mesh_request(sdir, c.ns, c.svc, resp.status, src=app_of(pod) or "unknown")
+    if resp.status >= 400:
+        reason = {404: "Not Found", 503: "Service Unavailable"}.get(resp.status, "")
+        _sys.stderr.write("wget: server returned error: HTTP/1.1 %d %s\n" % (resp.status, reason))
+        return 1
+    if spider:
+        return 0
+    if outf == "-":
+        _sys.stdout.buffer.write(resp.body)
+        _sys.stdout.flush()
+    else:
+        name = outf or (os.path.basename(u.path) or "index.html")
+        with open(name, "wb") as f:
+            f.write(resp.body)
+        if not quiet:
+            _sys.stderr.write("saving to '%s'\n%s 100%% |********************************| %d  0:00:00 ETA\n'%s' saved\n"
+                             % (name, name[:18], len(resp.body), name))
+    return 0
+
+
+def tool_nslookup(args, image_flavour="busybox"):
+    """nslookup NAME [SERVER]: busybox's output ("Server:\\t\\t10.96.0.10", "Address:\\t10.96.0.10:53",
+    then "Name:\\tFQDN" / "Address: IP"; "** server can't find NAME: NXDOMAIN" exit 1;
+    ";; connection timed out; no servers could be reached" exit 1 when CoreDNS cannot be
+    reached, after the resolver's timeout). bind's nslookup (agnhost's bind-tools) prints
+    "Address:\\t10.96.0.10#53" and "** server can't find NAME: NXDOMAIN" likewise."""
+    names = [a for a in args if not a.startswith("-")]
+    if not names:
+        _sys.stderr.write("labprov-world: interactive nslookup is not modelled by the lab-world stand-in\n")
+        return 1
+    name = names[0]
+    sdir, store, pod = _pod_context()
+    st, fq, ips = pod_resolve(store, pod, name)
+    sep = "#" if image_flavour == "bind" else ":"
+    if st == "timeout":
+        time.sleep(pod_dns_timeout())
+        _sys.stdout.write(";; connection timed out; no servers could be reached\n\n")
+        return 1
+    _sys.stdout.write("Server:\t\t%s\nAddress:\t%s%s53\n\n" % (KUBE_DNS_IP, KUBE_DNS_IP, sep))
+    if st != "ok":
+        _sys.stdout.write("** server can't find %s: %s\n\n" % (name, "NXDOMAIN" if st == "nxdomain" else "SERVFAIL"))
+        return 1
+    for ip in ips:
+        _sys.stdout.write("Name:\t%s\nAddress: %s\n\n" % (fq, ip))
+    return 0
+
+
+def tool_getent(args):
+    """getent hosts|ahosts|ahostsv4 NAME...: "IP<pad to 15> NAME" per key, exit 2 when a key is not
+    found (man getent(1)); other databases: exit 1 ("Unknown database")."""
+    if not args:
+        _sys.stderr.write("getent: wrong number of arguments\n")
+        return 1
+    db, keys = args[0], args[1:]
+    if db not in ("hosts", "ahosts", "ahostsv4"):
+        _sys.stderr.write("Unknown database: %s\n" % db)
+        return 1
+    sdir, store, pod = _pod_context()
+    code = 0
+    for k in keys:
+        st, fq, ips = pod_resolve(store, pod, k)
+        if st == "timeout":
+            time.sleep(pod_dns_timeout())
+        if st != "ok":
+            code = 2
+            continue
+        for ip in ips[:1] if db == "hosts" else ips:
+            if db == "hosts":
+                _sys.stdout.write("%-15s %s\n" % (ip, fq))
+            else:
+                _sys.stdout.write("%-15s STREAM %s\n%-15s DGRAM  \n%-15s RAW    \n" % (ip, fq, ip, ip))
+    return code
+
+
+def pod_tool(argv):
+    name, args = (argv[0], argv[1:]) if argv else ("", [])
+    try:
+        if name == "agnhost":
+            return tool_agnhost(args)
+        if name == "curl":
+            return tool_curl(args)
+        if name == "wget":
+            return tool_wget(args)
+        if name == "nslookup":
+            return tool_nslookup(args, "bind" if os.path.exists("/agnhost") else "busybox")
+        if name == "getent":
+            return tool_getent(args)
+    except BrokenPipeError:
+        return 141
+    _sys.stderr.write("labprov-world: no pod tool %r\n" % name)
+    return 127
+
+
