@@ -113,6 +113,60 @@ pub fn build(
     }
 }
 
+/// The journal of `verify`: one entry per check (`step` = the check's name, `outcome` =
+/// `pass`, `fail`, `skip` or `interrupted`, `detail` = the evidence or the reason); a host
+/// with a failed check is `failed`, so `--only-failed` picks it.
+pub fn build_verify(
+    run: &str,
+    profile: &Path,
+    hosts: &[String],
+    verdicts: &[crate::verify::Verdict],
+    interrupted: Option<&str>,
+) -> Journal {
+    use crate::verify::VerdictKind;
+    let mut map: BTreeMap<String, HostEntry> = hosts
+        .iter()
+        .map(|h| {
+            (
+                h.clone(),
+                HostEntry {
+                    failed: false,
+                    interrupted: false,
+                    steps: Vec::new(),
+                },
+            )
+        })
+        .collect();
+    for v in verdicts {
+        let entry = map.entry(v.host.clone()).or_insert_with(|| HostEntry {
+            failed: false,
+            interrupted: false,
+            steps: Vec::new(),
+        });
+        entry.failed |= v.kind == VerdictKind::Fail;
+        entry.interrupted |= v.kind == VerdictKind::Interrupted;
+        entry.steps.push(StepEntry {
+            step: v.check.to_string(),
+            outcome: serde_json::to_value(v.kind)
+                .ok()
+                .and_then(|k| k.as_str().map(String::from))
+                .unwrap_or_default(),
+            elapsed_ms: v.elapsed_ms,
+            detail: v.detail.clone(),
+            error: None,
+        });
+    }
+    Journal {
+        run: run.to_string(),
+        labprov: env!("CARGO_PKG_VERSION").to_string(),
+        command: "verify".to_string(),
+        profile: profile.display().to_string(),
+        finished: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        interrupted: interrupted.map(String::from),
+        hosts: map,
+    }
+}
+
 /// An id for this run: when it started and labprov's pid on this machine.
 pub fn run_id() -> String {
     let stamp = humantime::format_rfc3339_seconds(SystemTime::now())

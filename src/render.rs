@@ -30,7 +30,7 @@ pub struct Renderer {
     tera: Tera,
 }
 
-fn quote(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
+pub(crate) fn quote(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
     let text = match value {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
