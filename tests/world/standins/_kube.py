@@ -28,9 +28,13 @@
 #     base_path /jaeger: /jaeger... -> <title>Jaeger UI</title>, / -> 404), prometheus 9090
 #     (/ -> 302 /query; /graph, /query -> <title>Prometheus Time Series Collection and
 #     Processing Server</title>; /-/healthy, /-/ready), productpage 9080 (/, /productpage ->
-#     <title>Simple Bookstore App</title>, /health, /api/v1/products), the dashboard 9090
-#     (<title>Kubernetes Dashboard</title>); any other app answers a page titled NS/NAME on
-#     the containerPorts it declares (any port if it declares none). The Istio ingress
+#     <title>Simple Bookstore App</title> with the reviews of the version that answered,
+#     /health, /api/v1/products), the dashboard 9090 (<title>Kubernetes Dashboard</title>).
+#     Then by image and command (image_listener): agnhost `netexec` on --http-port (8080:
+#     /hostname, /echo?msg=, /healthz, /clientip as netexec.go; / the generic page),
+#     `serve-hostname` on --port (9376), `pause` on nothing; busybox/alpine/curl images running
+#     a command (sleep) on nothing; nginx on 80 ("Welcome to nginx!"). Any other app answers a
+#     page titled NS/NAME on the containerPorts it declares (any port if it declares none). The Istio ingress
 #     gateway pod answers /healthz/ready on 15021 and listens on 8080 only while a Gateway
 #     selecting it has an HTTP server on 8080 (or 80); it routes by the VirtualServices bound
 #     to that Gateway (hosts, uri exact/prefix/regex, method, headers, weights, subsets via
@@ -39,9 +43,10 @@
 #     upstream"; responses carry "server: istio-envoy". Each page names (HTML comment) the
 #     namespace/service, pod and port that answered. Wording from the apps' public docs
 #     and memory; real bodies are far bigger.
+#   * "pod network" and "pod tools": what a pod sees (kubectl exec probes), see there.
 # Left out: YAML anchors/aliases/tags, complex keys; strategic-merge-patch list merging
-# (lists are replaced as a whole), managedFields, watch, real HTTP API; TLS, mTLS
-# (PeerAuthentication), non-HTTP protocols and the apps' real content.
+# (lists are replaced as a whole), managedFields, watch, real HTTP API; TLS, non-HTTP
+# protocols and the apps' real content.
 #
 # The stand-ins import this file from their own directory; build-mirror inlines it
 # into each shipped single-file artifact.
@@ -2267,10 +2272,87 @@ def pod_listener(store, pod, port):
     fn = KNOWN_APPS.get((app, port))
     if fn is not None:
         return fn
+    by_image = image_listener(pod, port)
+    if by_image is not None:
+        return by_image or None
     declared = [int(cp.get("containerPort", 0)) for cp in declared_ports(pod)]
     if declared and port not in declared:
         return None
     return "generic"
+
+
+def _image_repo(image):
+    repo = (image or "").split("@", 1)[0]
+    last = repo.rsplit("/", 1)[-1]
+    if ":" in last:
+        repo = repo[:len(repo) - len(last)] + last.split(":", 1)[0]
+    return repo
+
+
+def _flag(argv, name, default):
+    for i, a in enumerate(argv):
+        if a == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith(name + "="):
+            return a.split("=", 1)[1]
+    return default
+
+
+def _netexec(req, who):
+    """agnhost netexec's HTTP handlers (kubernetes test/images/agnhost/netexec/netexec.go)."""
+    r = req.route
+    q = urllib_parse_qs(req.path.split("?", 1)[1] if "?" in req.path else "")
+    pod = req.pod or {}
+    if r == "/":
+        # The real one answers "NOW: <Go time.Now()>"; the world keeps its generic page here
+        # (it names namespace/workload, which tests/fidelity.rs looks for).
+        md_ = pod.get("metadata") or {}
+        return _generic(md_.get("namespace"), app_of(pod) or md_.get("name"), 8080)(req, who)
+    if r in ("/hostname", "/hostName"):
+        return _text(200, (pod.get("metadata") or {}).get("name", ""))
+    if r == "/echo":
+        return _text(200, (q.get("msg") or [""])[0])
+    if r == "/healthz":
+        return _text(200, "")
+    if r == "/clientip":
+        return _text(200, "%s:%d" % (getattr(req, "client_ip", None) or "10.244.0.1", 40000 + os.getpid() % 20000))
+    return _text(404, "404 page not found\n")
+
+
+def _nginx(req, who):
+    if req.route in ("/", "/index.html"):
+        return _page("Welcome to nginx!", "<h1>Welcome to nginx!</h1>\n<!-- %s -->" % who, who)
+    return Resp(404, "<html>\n<head><title>404 Not Found</title></head>\n<body>\n<center><h1>404 Not Found</h1>"
+                     "</center>\n<hr><center>nginx</center>\n</body>\n</html>\n")
+
+
+def image_listener(pod, port):
+    """What listens on port, judged by the containers' images and commands: the answering
+    function, False when these containers are known to listen elsewhere (or nowhere), None
+    when no container's image is known here. agnhost (ENTRYPOINT /agnhost, CMD pause):
+    `netexec` serves HTTP on --http-port (8080), `serve-hostname` on --port (9376), `pause`
+    nothing; busybox/alpine/curl images running a command (sleep, a shell) nothing; nginx port 80."""
+    known = False
+    for c in ((pod.get("spec") or {}).get("containers") or []):
+        repo = _image_repo(c.get("image"))
+        argv = [str(x) for x in (c.get("command") or []) + (c.get("args") or [])]
+        if repo.endswith("e2e-test-images/agnhost"):
+            known = True
+            sub = [a for a in argv if not a.startswith("/agnhost") and a != "agnhost" and not a.startswith("-")]
+            sub = sub[0] if sub else "pause"
+            if sub == "netexec" and port == int(_flag(argv, "--http-port", "8080")):
+                return _netexec
+            if sub == "serve-hostname" and port == int(_flag(argv, "--port", "9376")):
+                return lambda req, who: _text(200, ((req.pod or {}).get("metadata") or {}).get("name", ""))
+            continue
+        if repo.rsplit("/", 1)[-1] in ("busybox", "alpine", "curl") and argv:
+            known = True
+            continue
+        if repo.rsplit("/", 1)[-1] == "nginx":
+            known = True
+            if port == 80:
+                return _nginx
+    return False if known else None
 
 
 def pod_answer(store, ns, name, pod, port, req, sdir=None):
