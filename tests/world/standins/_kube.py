@@ -3146,6 +3146,12 @@ def tool_curl(args):
                 headers.append(v)
             else:
                 opts[k] = v
+        elif a[:2] in CURL_VALUE and len(a) > 2 and not a.startswith("--"):
+            k, v = a[:2], a[2:]   # -o/dev/null, -m5: a short option's value may be attached
+            if k == "-H":
+                headers.append(v)
+            else:
+                opts[k] = v
         elif a.startswith("-") and not a.startswith("--") and len(a) > 2 and all(("-" + ch) in CURL_BOOL for ch in a[1:]):
             for ch in a[1:]:
                 opts["-" + ch] = True
@@ -3198,51 +3204,59 @@ def tool_curl(args):
     except ValueError:
         _sys.stderr.write("curl: option: expected a proper numerical parameter\n")
         return 2
-    host, port = u.hostname, u.port or 80
     sdir, store, pod = _pod_context()
     start = time.time()
-    st, _fq, ips = pod_resolve(store, pod, host)
-    if st == "timeout":
-        wait = pod_dns_timeout()
-        limit = min(x for x in (max_time, ctimeout, wait) if x is not None)
-        time.sleep(limit)
-        if limit < wait:
-            return finish(28, "Resolving timed out after %d milliseconds" % _ms(time.time() - start))
-        return finish(6, "Could not resolve host: %s" % host)
-    if st != "ok":
-        return finish(6, "Could not resolve host: %s" % host)
     hdrs = {}
     for h in headers:
         k, _, v = h.partition(":")
         hdrs[k.strip()] = v.strip()
-    hdrs.setdefault("Host", u.netloc)
-    path = (u.path or "/") + ("?" + u.query if u.query else "")
-    method = opts.get("-X") or ("HEAD" if opts.get("-I") else "GET")
-    req = Req(method, path, _CaseHeaders(hdrs), store=store, sdir=sdir)
-    c = pod_connect(store, pod, ips[0], port, req=req)
-    if c.state == "timeout":
-        limit = min(x for x in (max_time, ctimeout, 30.0) if x is not None)
-        time.sleep(limit)
-        if max_time is not None and max_time <= (ctimeout or 300):
-            return finish(28, "Connection timed out after %d milliseconds" % _ms(time.time() - start))
-        return finish(28, "Failed to connect to %s port %d after %d ms: Timeout was reached" % (host, port, _ms(time.time() - start)))
-    if c.state == "refused":
-        return finish(7, "Failed to connect to %s port %d after %d ms: Couldn't connect to server"
-                      % (host, port, _ms(time.time() - start) + 1), ip=ips[0])
-    if c.state == "reset":
-        return finish(56, "Recv failure: Connection reset by peer", ip=ips[0])
-    if c.outside:
-        resp = Resp(200, "<html><body>lab-world outside host %s</body></html>\n" % c.outside) \
-            if port in (80, 443) else None
-        if resp is None:
-            return finish(52, "Empty reply from server", ip=ips[0])
-    else:
-        resp = pod_answer(store, c.ns, c.svc, c.pod, c.port, req, sdir)
-        if resp is None:
+    for _hop in range(51):   # -L: curl's default --max-redirs is 50
+        host, port = u.hostname, u.port or 80
+        st, _fq, ips = pod_resolve(store, pod, host)
+        if st == "timeout":
+            wait = pod_dns_timeout()
+            limit = min(x for x in (max_time, ctimeout, wait) if x is not None)
+            time.sleep(limit)
+            if limit < wait:
+                return finish(28, "Resolving timed out after %d milliseconds" % _ms(time.time() - start))
+            return finish(6, "Could not resolve host: %s" % host)
+        if st != "ok":
+            return finish(6, "Could not resolve host: %s" % host)
+        rh = _CaseHeaders(hdrs)
+        if rh.get("Host") is None:
+            rh["Host"] = u.netloc
+        path = (u.path or "/") + ("?" + u.query if u.query else "")
+        method = opts.get("-X") or ("HEAD" if opts.get("-I") else "GET")
+        req = Req(method, path, rh, store=store, sdir=sdir)
+        c = pod_connect(store, pod, ips[0], port, req=req)
+        if c.state == "timeout":
+            limit = min(x for x in (max_time, ctimeout, 30.0) if x is not None)
+            time.sleep(limit)
+            if max_time is not None and max_time <= (ctimeout or 300):
+                return finish(28, "Connection timed out after %d milliseconds" % _ms(time.time() - start))
+            return finish(28, "Failed to connect to %s port %d after %d ms: Timeout was reached"
+                          % (host, port, _ms(time.time() - start)))
+        if c.state == "refused":
+            return finish(7, "Failed to connect to %s port %d after %d ms: Couldn't connect to server"
+                          % (host, port, _ms(time.time() - start) + 1), ip=ips[0])
+        if c.state == "reset":
             return finish(56, "Recv failure: Connection reset by peer", ip=ips[0])
-        if c.via_envoy:
-            resp.server = resp.server or "envoy"
-            count_mesh_request(sdir, c.ns, c.svc, resp.status, src=app_of(pod) or "unknown")
+        if c.outside:
+            if port not in (80, 443):
+                return finish(52, "Empty reply from server", ip=ips[0])
+            resp = Resp(200, "<html><body>lab-world outside host %s</body></html>\n" % c.outside)
+        else:
+            resp = pod_answer(store, c.ns, c.svc, c.pod, c.port, req, sdir)
+            if resp is None:
+                return finish(56, "Recv failure: Connection reset by peer", ip=ips[0])
+            if c.via_envoy and not is_gateway(c.pod):
+                resp.server = resp.server or "envoy"
+                count_mesh_request(sdir, c.ns, c.svc, resp.status, src=app_of(pod) or "unknown")
+        loc = dict((k.lower(), v) for k, v in resp.headers).get("location")
+        if not (opts.get("-L") and resp.status in (301, 302, 303, 307, 308) and loc):
+            break
+        u = urllib.parse.urlsplit(urllib.parse.urljoin(u.geturl(), loc))
+        hdrs.pop("Host", None)
     reason = {200: "OK", 301: "Moved Permanently", 302: "Found", 404: "Not Found", 503: "Service Unavailable"}.get(resp.status, "")
     head = ["HTTP/1.1 %d %s" % (resp.status, reason), "content-type: %s" % resp.ctype,
             "content-length: %d" % len(resp.body)]
@@ -3347,7 +3361,7 @@ def tool_wget(args):
         if resp is None:
             _sys.stderr.write("wget: error getting response: Connection reset by peer\n")
             return 1
-        if c.via_envoy:
+        if c.via_envoy and not is_gateway(c.pod):
             count_mesh_request(sdir, c.ns, c.svc, resp.status, src=app_of(pod) or "unknown")
     if resp.status >= 400:
         reason = {404: "Not Found", 503: "Service Unavailable"}.get(resp.status, "")

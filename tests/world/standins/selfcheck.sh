@@ -669,6 +669,12 @@ v1=$(sed -n 's/.*v1=\([0-9]*\).*/\1/p' <<<"$s1")
 if ((${v1:-0} >= 28)); then ok "  90/5/5 over 40 requests: $s1"; else bad "  90/5/5 over 40 requests: $s1"; fi
 s2=$(split 0 50 50 16)
 if [[ $s2 != *v1=* && $s2 == *v2=* && $s2 == *v3=* ]]; then ok "  0/50/50 over 16 requests: $s2"; else bad "  0/50/50 over 16 requests: $s2"; fi
+run 0 kx -n legacy legacy -- curl -s -o /dev/null -w '%{http_code}' prometheus.istio-system:9090/
+same "$out" "302"
+run 0 kx -n legacy legacy -- curl -sL -o/dev/null -w '%{http_code}' prometheus.istio-system:9090/
+same "$out" "200"
+run 0 kx -n legacy legacy -- sh -c 'echo a b | awk "{print \$2}"'
+same "$out" "b"
 kc -n istio-system scale deploy prometheus --replicas=0 >/dev/null
 run 7 prom
 
