@@ -28,11 +28,12 @@ http() {
   emit "$1" "$2" "$rc" "$out" "$(cat "$errf")"
 }
 # CHECK NS POD URL N: N requests to productpage from a pod inside the mesh; one character per
-# request for the reviews version its page shows (Bookinfo's productpage template: v1 no
-# stars, v2 black stars, v3 red stars), e when it failed. Classified here, not shipped back.
+# request for the reviews version that served its page, e when it failed. Bookinfo's page
+# names the reviews pod ("Reviews served by: reviews-v2-..."); failing that, its stars say
+# it (productpage's template: v1 none, v2 black, v3 red; glyphicons before Istio 1.22,
+# Tailwind svgs since). Classified here, on the host: only the letters travel back.
 versions() {
   local out rc
-  # shellcheck disable=SC2016 # the loop runs in the pod, with its own positional args
   out=$("$kc" exec -n "$2" "$3" -c ratings -- sh -c '
     i=0
     while [ "$i" -lt "$2" ]; do
@@ -40,11 +41,16 @@ versions() {
       i=$((i + 1))
     done' sh "$4" "$5" 2>"$errf" | awk '
     /^::code / {
-      if ($2 != "200" || gone) r = r "e"; else if (red) r = r "3"; else if (star) r = r "2"; else r = r "1"
-      star = 0; red = 0; gone = 0; next
+      if ($2 != "200" || gone) r = r "e"
+      else if (served != "") r = r served
+      else if (red) r = r "3"
+      else if (star) r = r "2"
+      else r = r "1"
+      star = 0; red = 0; gone = 0; served = ""; next
     }
-    /glyphicon-star/ { star = 1 }
-    /color="red"/ { red = 1 }
+    match($0, /reviews-v[0-9]+-/) { served = substr($0, RSTART + 9, RLENGTH - 10) }
+    /glyphicon-star|<svg[^>]*fill="currentColor"/ { star = 1 }
+    /color="red"|text-red-500"><svg/ { red = 1 }
     /reviews are currently unavailable|Error fetching product reviews/ { gone = 1 }
     END { print r }')
   rc=${PIPESTATUS[0]}
