@@ -1581,6 +1581,10 @@ def _make_pod(store, ns, name, template, owner_kind, owner_name, owner_uid, temp
         labels["security.istio.io/tlsMode"] = "istio"
         labels["service.istio.io/canonical-name"] = labels.get("app", owner_name)
         labels["service.istio.io/canonical-revision"] = labels.get("version", "latest")
+        # the injection template names the app's container for kubectl (exec, logs)
+        if containers:
+            annotations.setdefault("kubectl.kubernetes.io/default-container", containers[0].get("name"))
+            annotations.setdefault("kubectl.kubernetes.io/default-logs-container", containers[0].get("name"))
         annotations["sidecar.istio.io/status"] = json.dumps({"initContainers": ["istio-proxy"], "containers": None,
                                                              "volumes": ["istio-envoy"], "revision": "default"},
                                                             separators=(",", ":"))

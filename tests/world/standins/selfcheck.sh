@@ -535,7 +535,7 @@ same "$errf" 'Error from server (NotFound): pods "nope" not found'
 run 1 kx -n np b /agnhost connect web:80
 has "$errf" "error: exec [POD] [COMMAND] is not supported anymore. Use exec [POD] -- [COMMAND] instead"
 run 1 kx -n np b -c x -- true
-same "$errf" "Error from server (BadRequest): container x is not valid for pod b"
+same "$errf" "error: container x not found in pod b"
 run 1 kx -n np b -- wget -qO- web
 has "$errf" 'exec: "wget": executable file not found in $PATH: unknown'
 run 0 kx -n np b -- sh -c 'for i in 1 2 3; do curl -s -o /dev/null -w "%{http_code} " web; done; hostname'
