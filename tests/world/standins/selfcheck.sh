@@ -607,6 +607,17 @@ run 1 kx -n np a -- nslookup web
 has "$out" ";; connection timed out; no servers could be reached"
 run 0 kx -n np b -- nslookup web
 
+echo "-- node DNS broken: pods still resolve cluster names, not outside ones (CoreDNS forwards to the node)"
+run 0 kx -n np b -- nslookup example.com
+has "$out" "Name:	example.com"
+nodeconf=$UH/.minikube/standin/node/etc/resolv.conf
+cp "$nodeconf" "$scratch/resolv.good"
+echo "nameserver 10.0.0.10" >"$nodeconf" # what `start --dns-broken` gives the node
+run 1 kx -n np b -- nslookup example.com
+has "$out" "** server can't find example.com: SERVFAIL"
+run 0 kx -n np b -- nslookup web
+cat "$scratch/resolv.good" >"$nodeconf"
+
 echo "-- kubectl run: a Running pod with an address, at once; delete removes it"
 run 0 kc run -n np probe --image=registry.k8s.io/e2e-test-images/agnhost:2.53 -l app.kubernetes.io/managed-by=labprov -- pause
 run 0 kc get pod -n np probe -o 'jsonpath={.status.phase} {.status.podIP} {.metadata.labels}'
