@@ -2531,7 +2531,9 @@ def serve_in_thread(server):
 #     inherits; default PERMISSIVE. STRICT refuses plaintext: a client without a sidecar gets
 #     its TCP connection accepted (by the server's Envoy) and reset as soon as it sends data
 #     (curl: exit 56, "Recv failure: Connection reset by peer"; agnhost connect, which sends
-#     nothing, succeeds). A client with a sidecar always speaks mTLS to a sidecar (auto mTLS).
+#     nothing, succeeds). A client with a sidecar always speaks mTLS to a sidecar (auto mTLS);
+#     its own outgoing connections end at its Envoy (see pod_connect): HTTP 503 instead of a
+#     refused or dropped connection to a Service.
 #   * Requests that went through an Envoy (a sidecar or the ingress gateway) are counted in
 #     <state>/mesh-requests.json, which Prometheus's /api/v1/query?query=istio_requests_total
 #     answers from while Prometheus's pod is Ready.
@@ -2811,12 +2813,18 @@ def pod_dns_timeout():
 # --- connections ---------------------------------------------------------------------
 
 class PodConn:
-    """Where a pod's TCP connection ends up: state is "ok", "refused", "timeout" or "reset"
-    (accepted, then reset when data is sent); for "ok"/"reset" to a pod, the pod, the port it
+    """Where a pod's TCP connection ends up: state is "ok", "refused", "timeout", "reset"
+    (accepted, then reset when data is sent) or "envoy" (see pod_connect); for "ok"/"reset" to a pod, the pod, the port it
     listens on and the Service (name) asked for."""
 
-    def __init__(self, state, pod=None, port=None, svc=None, ns=None, via_envoy=False, outside=None):
+    def __init__(self, state, pod=None, port=None, svc=None, ns=None, via_envoy=False, outside=None,
+                 resp=None, delay=0.0, no_endpoint=False):
+        # state "envoy": the client's sidecar accepted the connection; resp is Envoy's own
+        # answer (None: it closes the connection) after delay seconds
         self.state = state
+        self.resp = resp
+        self.delay = delay
+        self.no_endpoint = no_endpoint
         self.pod = pod
         self.port = port
         self.svc = svc
@@ -2920,8 +2928,38 @@ def peer_auth_mode(store, pod, port):
     return mode
 
 
+# Istio's outbound capture (istio-iptables redirects a sidecar pod's outgoing TCP to its
+# Envoy): the client's own connect always succeeds (to the local Envoy); for a Service port
+# Envoy proxies HTTP, so an upstream failure becomes an HTTP 503 from Envoy ("no healthy
+# upstream" without endpoints, "upstream connect error or disconnect/reset before headers.
+# reset reason: connection failure|connection timeout" after its connect timeout, 10 s by
+# default); for other destinations (passthrough) the client's connection is closed (curl 52
+# "Empty reply from server"). istio.io/latest/docs/ops/common-problems/network-issues/ and
+# Envoy's response flags (UH, UF).
+ENVOY_CONNECT_TIMEOUT = 10.0
+
+
 def pod_connect(store, src_pod, ip, port, proto="TCP", req=None):
-    """A TCP connection from src_pod to ip:port, as a Conn."""
+    """A TCP connection from src_pod to ip:port, as a PodConn; through the client's sidecar
+    (if it has one) as Envoy turns it (see ENVOY_CONNECT_TIMEOUT above)."""
+    c = _pod_connect(store, src_pod, ip, port, proto, req)
+    if not pod_has_sidecar(src_pod) or c.state not in ("refused", "timeout"):
+        return c
+    svc = _service_for_ip(store, ip)
+    delay = ENVOY_CONNECT_TIMEOUT if c.state == "timeout" else 0.0
+    if svc is None:
+        return PodConn("envoy", delay=delay)
+    if c.no_endpoint:
+        body = "no healthy upstream"
+    else:
+        body = "upstream connect error or disconnect/reset before headers. reset reason: connection %s" \
+               % ("timeout" if c.state == "timeout" else "failure")
+    smd = svc.get("metadata") or {}
+    return PodConn("envoy", resp=Resp(503, body, "text/plain", server="envoy"), delay=delay,
+                   svc=smd.get("name"), ns=smd.get("namespace"), via_envoy=True)
+
+
+def _pod_connect(store, src_pod, ip, port, proto="TCP", req=None):
     svc = _service_for_ip(store, ip)
     via_envoy = pod_has_sidecar(src_pod)
     if svc is not None:
@@ -2932,7 +2970,7 @@ def pod_connect(store, src_pod, ip, port, proto="TCP", req=None):
             return PodConn("refused")
         pod = mesh_endpoint(store, src_pod, svc, req)
         if pod is None:
-            return PodConn("refused")
+            return PodConn("refused", no_endpoint=True)
         tport, _e = service_target_port(svc, port, pod)
         if tport is None:
             return PodConn("refused")
@@ -3098,6 +3136,8 @@ def tool_agnhost(args):
                                                           "no such host" if st == "nxdomain" else "server misbehaving"))
         return 1
     c = pod_connect(store, pod, ips[0], int(port_s))
+    if c.state == "envoy":   # connected to the local Envoy
+        return 0
     if c.state == "timeout":
         time.sleep(tmo if tmo > 0 else 30.0)
         _sys.stderr.write("TIMEOUT\n")
@@ -3245,7 +3285,17 @@ def tool_curl(args):
                           % (host, port, _ms(time.time() - start) + 1), ip=ips[0])
         if c.state == "reset":
             return finish(56, "Recv failure: Connection reset by peer", ip=ips[0])
-        if c.outside:
+        if c.state == "envoy":
+            limit = min(x for x in (max_time, c.delay) if x is not None)
+            time.sleep(limit)
+            if limit < c.delay:
+                return finish(28, "Operation timed out after %d milliseconds with 0 bytes received"
+                              % _ms(time.time() - start), ip=ips[0])
+            if c.resp is None:
+                return finish(52, "Empty reply from server", ip=ips[0])
+            count_mesh_request(sdir, c.ns, c.svc, 503, src=app_of(pod) or "unknown")
+            resp = c.resp
+        elif c.outside:
             if port not in (80, 443):
                 return finish(52, "Empty reply from server", ip=ips[0])
             resp = Resp(200, "<html><body>lab-world outside host %s</body></html>\n" % c.outside)
@@ -3358,7 +3408,13 @@ def tool_wget(args):
     if c.state == "reset":
         _sys.stderr.write("wget: error getting response: Connection reset by peer\n")
         return 1
-    if c.outside:
+    if c.state == "envoy":
+        time.sleep(min(c.delay, tmo or 900.0))
+        if c.resp is None:
+            _sys.stderr.write("wget: error getting response: Connection reset by peer\n")
+            return 1
+        resp = c.resp
+    elif c.outside:
         resp = Resp(200, "<html><body>lab-world outside host %s</body></html>\n" % c.outside)
     else:
         resp = pod_answer(store, c.ns, c.svc, c.pod, c.port, req, sdir)

@@ -659,6 +659,14 @@ has "$errf" "curl: (56) Recv failure: Connection reset by peer"
 run 0 kx -n legacy legacy -- /bin/sh -c 'true' # a shell, not /agnhost: curl image
 run 0 kx deploy/curl -- curl -sS -o /dev/null -w '%{http_code}' productpage:9080/productpage
 same "$out" "200"
+# a Service without endpoints: refused for a pod without sidecar, Envoy's 503 for one with
+kapply 'apiVersion: v1
+kind: Service
+metadata: {name: empty, namespace: default}
+spec: {selector: {app: nothing}, ports: [{port: 80, name: http}]}'
+run 7 kx -n legacy legacy -- curl -sS -o /dev/null -w '%{http_code}' empty.default
+run 0 kx deploy/curl -- curl -sS -w ' %{http_code}' empty
+same "$out" "no healthy upstream 503"
 kapply 'apiVersion: security.istio.io/v1
 kind: PeerAuthentication
 metadata: {name: default, namespace: istio-system}
