@@ -37,16 +37,20 @@ pub fn objects(cfg: &Config, weighted: bool) -> Vec<Value> {
         lab.netpol_namespace.as_str(),
     );
     let mut o = Vec::new();
+    let mut seen = Vec::new();
     for (ns, labels) in [
+        (bns, json!({"istio-injection": "enabled"})),
         ("kube-system", json!({})),
         ("kubernetes-dashboard", json!({})),
         ("istio-system", json!({})),
         (lab.namespace.as_str(), json!({})),
-        (bns, json!({"istio-injection": "enabled"})),
         (nns, json!({})),
         (lab.legacy_namespace.as_str(), json!({})),
     ] {
-        o.push(json!({"kind": "Namespace", "metadata": {"name": ns, "labels": labels}}));
+        if !seen.contains(&ns) {
+            seen.push(ns);
+            o.push(json!({"kind": "Namespace", "metadata": {"name": ns, "labels": labels}}));
+        }
     }
     o.push(
         json!({"kind": "DaemonSet", "metadata": meta("cilium", "kube-system", json!({})),

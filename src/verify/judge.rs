@@ -845,8 +845,8 @@ pub fn judge(probe: &Probe, got: &BTreeMap<String, Answer>) -> (Kind, String) {
                 (
                     Kind::Pass,
                     format!(
-                        "observed {} (v1/v2/v3) of {n}, consistent with {} (df 2, false-alarm \
-                         rate {} each)",
+                        "observed {} (v1/v2/v3) of {n}, consistent with {} (false-alarm rate {} \
+                         each)",
                         shown_u64(&observed),
                         fine.join(" and with "),
                         stats::ALPHA
@@ -963,4 +963,186 @@ fn list(v: &Value) -> String {
                 .join(", ")
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::checks::{CHECKS, find};
+    use crate::verify::example;
+
+    fn cfg() -> Config {
+        let layers = crate::profile::load("local").unwrap();
+        Config::from_layers(&layers).unwrap()
+    }
+
+    fn answer(code: i32, out: &str, err: &str) -> Answer {
+        Answer {
+            code,
+            out: out.into(),
+            err: err.into(),
+        }
+    }
+
+    fn probe_of(cfg: &Config, check: &str, weighted: bool) -> Probe {
+        match plan(cfg, find(check).unwrap(), &example::gather(cfg, weighted)) {
+            Plan::Probe(p) => p,
+            Plan::Done(k, d) => panic!("{check}: decided {k:?}: {d}"),
+        }
+    }
+
+    #[test]
+    fn a_converged_lab_passes_what_is_decided_at_once() {
+        let cfg = cfg();
+        let g = example::gather(&cfg, true);
+        for c in CHECKS {
+            match plan(&cfg, c, &g) {
+                Plan::Done(Kind::Pass, _) => assert!(c.probe.is_none(), "{}", c.name),
+                Plan::Done(Kind::Skip, why) => {
+                    assert_eq!(c.name, "routing-all-v1", "{why}");
+                    assert!(why.contains("weighted routing"), "{why}");
+                }
+                Plan::Done(k, why) => panic!("{}: {k:?}: {why}", c.name),
+                Plan::Probe(p) => assert!(c.probe.is_some() && p.check.name == c.name),
+            }
+        }
+    }
+
+    #[test]
+    fn the_round_trip_lines_are_read_back() {
+        let out = "noise\n::env docker 1 aGk= cGVybWlzc2lvbiBkZW5pZWQ=\n::probe gateway page 0 Ym9keQoyMDA= \n";
+        let env = answers(out, "::env", 1);
+        let a = &env[&vec!["docker".to_string()]];
+        assert_eq!(
+            (a.code, a.out.as_str(), a.why()),
+            (1, "hi", "permission denied".to_string())
+        );
+        let probes = answers(out, "::probe", 2);
+        let p = &probes[&vec!["gateway".to_string(), "page".to_string()]];
+        assert_eq!((p.out.as_str(), p.err.as_str()), ("body\n200", ""));
+        let g = Gather::parse(out);
+        assert!(g.objects.is_err());
+        let docker = plan(&cfg(), find("docker-usable").unwrap(), &g);
+        assert!(
+            matches!(&docker, Plan::Done(Kind::Fail, d) if d.contains("permission denied")),
+            "{docker:?}"
+        );
+    }
+
+    #[test]
+    fn an_exercise_without_its_policy_is_skipped_with_the_reason() {
+        let cfg = cfg();
+        let mut objects = example::objects(&cfg, true);
+        objects.retain(|o| o["kind"] != "NetworkPolicy" && o["kind"] != "PeerAuthentication");
+        let list = json!({"items": objects}).to_string();
+        let mut g = example::gather(&cfg, true);
+        g.objects = Objects::from_lists(&[&list]);
+        for c in [
+            "netpol-deny-all",
+            "netpol-allow-specific",
+            "netpol-restrict-egress",
+            "mtls-strict",
+        ] {
+            match plan(&cfg, find(c).unwrap(), &g) {
+                Plan::Done(Kind::Skip, why) => assert!(why.contains("not applied"), "{c}: {why}"),
+                other => panic!("{c}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn network_policy_verdicts_come_from_agnhost_connect() {
+        let cfg = cfg();
+        let p = probe_of(&cfg, "netpol-deny-all", true);
+        let got = |blocked: Answer| {
+            BTreeMap::from([
+                ("blocked".to_string(), blocked),
+                ("control".to_string(), answer(0, "", "")),
+            ])
+        };
+        assert_eq!(judge(&p, &got(answer(1, "", "TIMEOUT\n"))).0, Kind::Pass);
+        let (k, why) = judge(&p, &got(answer(0, "", "")));
+        assert_eq!(k, Kind::Fail);
+        assert!(why.contains("connected to another pod"), "{why}");
+        let (k, why) = judge(&p, &got(answer(1, "", "REFUSED\n")));
+        assert!(k == Kind::Fail && why.contains("REFUSED"), "{why}");
+        // The control must connect, or a block proves nothing.
+        let mut g = got(answer(1, "", "TIMEOUT\n"));
+        g.insert("control".into(), answer(1, "", "TIMEOUT\n"));
+        let (k, why) = judge(&p, &g);
+        assert!(k == Kind::Fail && why.starts_with("inconclusive"), "{why}");
+        assert_eq!(judge(&p, &BTreeMap::new()).0, Kind::Fail);
+
+        let e = probe_of(&cfg, "netpol-restrict-egress", true);
+        let dns = BTreeMap::from([
+            (
+                "pod".to_string(),
+                answer(
+                    1,
+                    "",
+                    "DNS: lookup labprov-server.labprov-verify on 10.96.0.10:53: i/o timeout",
+                ),
+            ),
+            ("cidr".to_string(), answer(0, "", "")),
+        ]);
+        let (k, why) = judge(&e, &dns);
+        assert!(
+            k == Kind::Fail && why.contains("cannot resolve names"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn weighted_routing_is_judged_by_chi_square() {
+        let cfg = cfg();
+        let p = probe_of(&cfg, "routing-weighted", true);
+        let letters = |v1: usize, v2: usize, v3: usize| {
+            BTreeMap::from([(
+                "versions".to_string(),
+                answer(
+                    0,
+                    &format!("{}{}{}", "1".repeat(v1), "2".repeat(v2), "3".repeat(v3)),
+                    "",
+                ),
+            )])
+        };
+        let (k, why) = judge(&p, &letters(104, 57, 39));
+        assert_eq!(k, Kind::Pass, "{why}");
+        let (k, why) = judge(&p, &letters(180, 10, 10));
+        assert_eq!(k, Kind::Fail, "{why}");
+        assert!(
+            why.contains("180/10/10") && why.contains("chi-square 128.2 > 13.82"),
+            "{why}"
+        );
+        // Fewer answers than requests: some requests failed to come back at all.
+        let (k, why) = judge(&p, &letters(100, 60, 30));
+        assert!(
+            k == Kind::Fail && why.starts_with("requests to productpage failed"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn strict_mtls_needs_a_reset_for_plaintext_and_200_inside() {
+        let cfg = cfg();
+        let p = probe_of(&cfg, "mtls-strict", true);
+        let got = |legacy: Answer| {
+            BTreeMap::from([
+                ("legacy".to_string(), legacy),
+                ("mesh".to_string(), answer(0, "<html>\n200", "")),
+            ])
+        };
+        let reset = answer(
+            56,
+            "\n000",
+            "curl: (56) Recv failure: Connection reset by peer\ncommand terminated with exit code 56",
+        );
+        let (k, why) = judge(&p, &got(reset));
+        assert_eq!(k, Kind::Pass, "{why}");
+        assert!(why.contains("Connection reset by peer"), "{why}");
+        let (k, why) = judge(&p, &got(answer(0, "<html>\n200", "")));
+        assert!(k == Kind::Fail && why.contains("got HTTP 200"), "{why}");
+        let (k, why) = judge(&p, &got(answer(7, "\n000", "curl: (7) Failed to connect")));
+        assert!(k == Kind::Fail && why.starts_with("inconclusive"), "{why}");
+    }
 }
