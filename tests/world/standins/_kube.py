@@ -3164,7 +3164,7 @@ def tool_curl(args):
     (curl's man page, "EXIT CODES", and its error strings): 6 "Could not resolve host: H",
     7 "Failed to connect to H port P after N ms: Couldn't connect to server", 28 "Connection
     timed out after N milliseconds" / "Resolving timed out after N milliseconds", 56 "Recv
-    failure: Connection reset by peer", 22 with -f on HTTP >= 400 ("The requested URL returned
+    failure: Connection reset by peer", 52 "Empty reply from server", 22 with -f on HTTP >= 400 ("The requested URL returned
     error: 404"), 3 a malformed URL, 2 an unknown option ("curl: option --x: is unknown" and
     "curl: try 'curl --help' or 'curl --manual' for more information"). Errors print
     "curl: (N) MESSAGE" on stderr unless -s without -S; -w is written also on failure
@@ -3200,7 +3200,8 @@ def tool_curl(args):
             for ch in a[1:]:
                 opts["-" + ch] = True
         elif a in CURL_BOOL:
-            opts[{"--silent": "-s", "--show-error": "-S", "--fail": "-f", "--head": "-I", "--include": "-i"}.get(a, a)] = True
+            opts[{"--silent": "-s", "--show-error": "-S", "--fail": "-f", "--head": "-I", "--include": "-i",
+                  "--location": "-L", "--insecure": "-k", "--verbose": "-v"}.get(a, a)] = True
         elif a.startswith("-") and a != "-":
             _sys.stderr.write("curl: option %s: is unknown\ncurl: try 'curl --help' or 'curl --manual' for more "
                              "information\n" % a)
