@@ -312,8 +312,9 @@ fn peer_authentication(ns: &str, mode: &str) -> String {
 /// with evidence; exercises not applied are skipped, saying which.
 #[test]
 fn students_solutions_are_graded_by_what_they_do() {
-    // The environment a student starts with: no exercise applied.
-    let (world, profile) = converged(1, "");
+    // The environment a student starts with: no exercise applied. (A short grace period, for
+    // the Ctrl-C at the end.)
+    let (world, profile) = converged(1, "[run]\ngrace_period = 2\n");
     let run = verify(&world, &profile, &[]);
     let v = verdicts(&run, "h1");
     for c in [
@@ -413,6 +414,40 @@ fn students_solutions_are_graded_by_what_they_do() {
     kubectl_apply(&world, &peer_authentication("default", "PERMISSIVE"));
     assert_fail(&world, &profile, "mtls-strict", "got HTTP 200");
     assert_eq!(leftovers(&world).trim(), "", "probe pods left behind");
+
+    // Ctrl-C while the probes run: verify's pods go all the same, the run says interrupted.
+    let bg = support::Background::start(&world, &profile, &["verify"]);
+    common::poll(
+        "verify's probe pods to run",
+        std::time::Duration::from_secs(300),
+        || {
+            let l = leftovers(&world);
+            if l.contains("pod/labprov-") {
+                Ok(())
+            } else {
+                Err(l)
+            }
+        },
+    );
+    bg.signal("INT");
+    let run = bg.finish(std::time::Duration::from_secs(120));
+    assert_eq!(run.code, 130, "{}", run.explain());
+    assert!(
+        verdicts(&run, "h1")
+            .values()
+            .any(|(k, _)| k == "interrupted"),
+        "{}",
+        run.explain()
+    );
+    assert_eq!(run.summary()["interrupted"], "SIGINT");
+    common::poll(
+        "verify's probe pods to be deleted",
+        std::time::Duration::from_secs(60),
+        || {
+            let l = leftovers(&world);
+            if l.trim().is_empty() { Ok(()) } else { Err(l) }
+        },
+    );
 }
 
 const STUDENT_DENY_ALL: &str = "apiVersion: networking.k8s.io/v1

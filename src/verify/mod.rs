@@ -123,6 +123,14 @@ impl Scripts {
         ctx.insert("bin_dir", &cfg.paths.bin_dir);
         ctx.insert("pods", &!pods.is_empty());
         ctx.insert("namespaces", &namespaces);
+        let mut stale = vec![
+            judge::VERIFY_NS.to_string(),
+            cfg.lab.netpol_namespace.clone(),
+            cfg.lab.legacy_namespace.clone(),
+        ];
+        stale.sort();
+        stale.dedup();
+        ctx.insert("stale_namespaces", &stale);
         ctx.insert("own_namespace", &own);
         ctx.insert("manifest", &manifest(cfg, &pods, own).to_string());
         ctx.insert("checks", &bodies);

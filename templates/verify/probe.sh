@@ -34,6 +34,7 @@ http() {
 # Tailwind svgs since). Classified here, on the host: only the letters travel back.
 versions() {
   local out rc
+  # shellcheck disable=SC2016 # the loop runs in the pod, with its own positional args
   out=$("$kc" exec -n "$2" "$3" -c ratings -- sh -c '
     i=0
     while [ "$i" -lt "$2" ]; do
@@ -56,22 +57,29 @@ versions() {
   rc=${PIPESTATUS[0]}
   emit "$1" versions "$rc" "$out" "$(cat "$errf")"
 }
+# --wait=BOOL NS...: delete verify's pods in NS... and its namespace. At the end without
+# waiting for them to go (an interrupted run has only its grace period); before starting,
+# until they are gone, so that the same names can be created again.
 cleanup() {
+  local wait=$1 ns
+  shift
+  for ns in "$@"; do
+    "$kc" delete pod -n "$ns" -l "$sel" --ignore-not-found "$wait" >/dev/null 2>&1
+  done
+  "$kc" delete namespace labprov-verify --ignore-not-found "$wait" >/dev/null 2>&1
+}
+# shellcheck disable=SC2317 # run by the EXIT trap
+finish() {
   trap - EXIT
-{%- for ns in namespaces %}
-  "$kc" delete pod -n {{ ns | q }} -l "$sel" --ignore-not-found >/dev/null 2>&1
-{%- endfor %}
-{%- if own_namespace %}
-  "$kc" delete namespace labprov-verify --ignore-not-found >/dev/null 2>&1
-{%- endif %}
+  cleanup --wait=false{% for ns in namespaces %} {{ ns | q }}{% endfor %}
   rm -f "$errf"
 }
 {% if pods %}
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
-# What an interrupted run may have left.
-cleanup
-trap cleanup EXIT
+# What an interrupted run may have left, wherever verify puts pods.
+cleanup --wait=true{% for ns in stale_namespaces %} {{ ns | q }}{% endfor %}
+trap finish EXIT
 out=$("$kc" apply -f - 2>&1 <<'LABPROV_VERIFY_PODS'
 {{ manifest }}
 LABPROV_VERIFY_PODS
@@ -83,6 +91,8 @@ out=$("$kc" wait --for=condition=Ready pod -n {{ ns | q }} -l "$sel" --timeout=1
 rc=$?
 if [ "$rc" -ne 0 ]; then emit _ pods "$rc" "" "$out"; exit 0; fi
 {% endfor %}
+{% else %}
+trap 'rm -f "$errf"' EXIT
 {% endif %}
 {% for c in checks %}
 t0=$(ms)
