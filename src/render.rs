@@ -189,7 +189,7 @@ impl Renderer {
 }
 
 /// Collapse the blank lines template control flow leaves behind.
-fn tidy(script: &str) -> String {
+pub(crate) fn tidy(script: &str) -> String {
     let mut out = String::with_capacity(script.len());
     let mut blank = 0;
     for line in script.lines() {
@@ -207,7 +207,7 @@ fn tidy(script: &str) -> String {
     out
 }
 
-fn template_error(name: &str, e: tera::Error) -> Error {
+pub(crate) fn template_error(name: &str, e: tera::Error) -> Error {
     let mut message = e.to_string();
     let mut source = std::error::Error::source(&e);
     while let Some(s) = source {

@@ -26,6 +26,7 @@ use tokio::sync::Semaphore;
 use crate::config::{Config, Host};
 use crate::error::{Error, Result};
 use crate::interrupt::Stop;
+use crate::render::{template_error, tidy};
 use crate::report::Report;
 use crate::steps::Template;
 use crate::transport::{Bastion, Transport};
@@ -136,33 +137,6 @@ impl Scripts {
         ctx.insert("checks", &bodies);
         self.render(PROBE.name, &ctx).map(|s| tidy(&s))
     }
-}
-
-fn template_error(name: &str, e: tera::Error) -> Error {
-    let mut message = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        message.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    Error::Template {
-        name: name.to_string(),
-        message,
-    }
-}
-
-fn tidy(script: &str) -> String {
-    let mut out = String::with_capacity(script.len());
-    let mut blank = 0;
-    for line in script.lines() {
-        blank = if line.trim().is_empty() { blank + 1 } else { 0 };
-        if blank > 1 {
-            continue;
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 /// The probe pods (and verify's namespace, and a Service in front of its server) as one
