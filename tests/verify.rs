@@ -175,16 +175,15 @@ fn a_converged_lab_passes_every_check_and_each_breakage_fails_its_own() {
 
     // Each check fails in a lab broken its own way, with the evidence a TA acts on. Every
     // check passed above: that is each case's positive control.
-    let world_conf = |line: &str| {
-        host_sh(
-            &world,
-            "h1",
-            None,
-            &format!("echo {line} >>/etc/labprov-world.conf"),
-        )
+    let fault = |action: &str| {
+        let out = std::process::Command::new(common::root().join("tests/world/fault"))
+            .args(["--id", &world.id.to_string(), "h1", action])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "fault {action}: {out:?}");
     };
     // A CNI that ignores NetworkPolicy: every exercise of part 1 fails.
-    world_conf("netpol=off");
+    fault("netpol-off");
     assert_fail(
         &world,
         &profile,
@@ -203,7 +202,7 @@ fn a_converged_lab_passes_every_check_and_each_breakage_fails_its_own() {
         "netpol-restrict-egress",
         "connected to another pod",
     );
-    world_conf("netpol=on");
+    fault("netpol-on");
     assert_pass(&world, &profile, "netpol-deny-all");
 
     // Weights 90/5/5 where the exercise asks 50/30/20 (lab.weights).
