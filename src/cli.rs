@@ -120,6 +120,18 @@ pub enum Command {
         #[command(flatten)]
         targets: Targets,
     },
+    /// Prove that the lab works: run each check of the lab guide's expected outcomes on every
+    /// host (probes from pods); exit 0 when every selected check passes, 1 when one fails.
+    Verify {
+        /// Checks to run (default: all); `--list` names them.
+        #[arg(value_name = "CHECK")]
+        checks: Vec<String>,
+        /// List the checks, with the guide section each comes from, and exit.
+        #[arg(long)]
+        list: bool,
+        #[command(flatten)]
+        targets: Targets,
+    },
     /// Open the lab's dashboards, the ingress gateway and hello-node on 127.0.0.1, through the
     /// jump host (or on this machine with the local profile), and keep them open until Ctrl-C.
     Tunnel {

@@ -117,6 +117,61 @@ pub fn build(
     }
 }
 
+/// The journal of `verify`: one entry per check (`step` = the check's name, `outcome` =
+/// `pass`, `fail`, `skip` or `interrupted`, `detail` = the evidence or the reason); a host
+/// with a failed check is `failed`, so `--only-failed` picks it.
+pub fn build_verify(
+    run: &str,
+    profile: &Path,
+    hosts: &[String],
+    verdicts: &[crate::verify::Verdict],
+    interrupted: Option<&str>,
+) -> Journal {
+    use crate::verify::VerdictKind;
+    let mut map: BTreeMap<String, HostEntry> = hosts
+        .iter()
+        .map(|h| {
+            (
+                h.clone(),
+                HostEntry {
+                    failed: false,
+                    interrupted: false,
+                    steps: Vec::new(),
+                },
+            )
+        })
+        .collect();
+    for v in verdicts {
+        let entry = map.entry(v.host.clone()).or_insert_with(|| HostEntry {
+            failed: false,
+            interrupted: false,
+            steps: Vec::new(),
+        });
+        entry.failed |= v.kind == VerdictKind::Fail;
+        entry.interrupted |= v.kind == VerdictKind::Interrupted;
+        entry.steps.push(StepEntry {
+            step: v.check.to_string(),
+            outcome: serde_json::to_value(v.kind)
+                .ok()
+                .and_then(|k| k.as_str().map(String::from))
+                .unwrap_or_default(),
+            elapsed_ms: v.elapsed_ms,
+            detail: v.detail.clone(),
+            error: None,
+        });
+    }
+    Journal {
+        run: run.to_string(),
+        labprov: env!("CARGO_PKG_VERSION").to_string(),
+        command: "verify".to_string(),
+        profile: profile.display().to_string(),
+        finished: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        elapsed_ms: None,
+        interrupted: interrupted.map(String::from),
+        hosts: map,
+    }
+}
+
 /// An id for this run: when it started and labprov's pid on this machine.
 pub fn run_id() -> String {
     let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
@@ -200,7 +255,9 @@ pub fn read_dir(runs: &Path) -> Result<Vec<(PathBuf, Journal)>> {
 /// Hosts that did not converge (failed or interrupted) in the runs since the last clean one,
 /// for `--only-failed`: each run keeps its own file, so two runs that overlapped lose
 /// nothing. A host's newest entry decides (it may have converged in a later run).
-pub fn failed_last() -> Result<Vec<String>> {
+/// `verify` (a lab that does not work as the guide says) and the runs that change hosts
+/// (a host that did not converge) are two questions: `verify_runs` picks which journals count.
+pub fn failed_last(verify_runs: bool) -> Result<Vec<String>> {
     let runs = dir().join("runs");
     let listing = std::fs::read_dir(&runs).map_err(|e| Error::Usage {
         message: format!(
@@ -220,7 +277,9 @@ pub fn failed_last() -> Result<Vec<String>> {
         let journal: Journal = serde_json::from_str(&text).map_err(|e| Error::Usage {
             message: format!("--only-failed: cannot read {}: {e}", path.display()),
         })?;
-        journals.push((journal.finished.clone(), path, journal));
+        if (journal.command == "verify") == verify_runs {
+            journals.push((journal.finished.clone(), path, journal));
+        }
     }
     if journals.is_empty() {
         return Err(Error::Usage {

@@ -28,6 +28,7 @@ pub mod steps;
 pub mod template;
 pub mod transport;
 pub mod tunnel;
+pub mod verify;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -142,6 +143,11 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
                 std::time::Duration::from_secs(*check_every),
             ));
         }
+        Command::Verify {
+            checks,
+            list,
+            targets,
+        } => return verify(&cli, checks, *list, targets, report),
         Command::Up { targets } => (Mode::Up, targets),
         Command::Plan { targets } => (Mode::Plan, targets),
         Command::Status { targets } => (Mode::Status, targets),
@@ -196,7 +202,7 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
         cfg.run.parallel = p as usize;
     }
     let failed_last = if targets.only_failed {
-        Some(journal::failed_last()?)
+        Some(journal::failed_last(false)?)
     } else {
         None
     };
@@ -290,6 +296,76 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
     Ok(match signal {
         Some(sig) => 128 + sig,
         None if results.iter().all(|r| *r == HostResult::Converged) => 0,
+        None => 1,
+    })
+}
+
+/// `labprov verify`: the exit code is decided here, as for every command: 0 when every
+/// selected check passed (or was skipped) on every host, 1 when one failed, 128+N on a signal.
+fn verify(
+    cli: &Cli,
+    names: &[String],
+    list: bool,
+    targets: &cli::Targets,
+    report: Arc<Report>,
+) -> Result<i32> {
+    if list {
+        report.check_list(&verify::list());
+        return Ok(0);
+    }
+    let selected = verify::checks::select(names).map_err(|message| Error::Usage {
+        message: format!("verify: {message}"),
+    })?;
+    let mut cfg = load_config(cli, &report)?;
+    if let Some(p) = targets.parallel {
+        cfg.run.parallel = p as usize;
+    }
+    let failed_last = if targets.only_failed {
+        Some(journal::failed_last(true)?)
+    } else {
+        None
+    };
+    let hosts = inventory::select(&cfg, targets, failed_last.as_deref())?;
+    if hosts.is_empty() {
+        report.info("no host failed in the last run: nothing to do");
+        return Ok(0);
+    }
+    let names: Vec<String> = hosts.iter().map(|h| h.name.clone()).collect();
+    let profile_path = cfg.path.clone();
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| Error::Usage {
+        message: format!("cannot start runtime: {e}"),
+    })?;
+    let run_id = journal::run_id();
+    let stop = interrupt::Stop::new();
+    let grace = cfg.run.grace_period;
+    let passed = runtime.block_on(async {
+        tokio::spawn(listen(stop.clone(), report.clone(), grace));
+        verify::run(cfg, hosts, selected, report.clone(), stop.clone()).await
+    })?;
+    let signal = stop.signal();
+    let mut j = journal::build_verify(
+        &run_id,
+        &profile_path,
+        &names,
+        &report.verdicts(),
+        signal.map(interrupt::name),
+    );
+    j.elapsed_ms = Some(report.elapsed().as_millis());
+    match journal::write(&j) {
+        Ok(path) => report.journal(&path),
+        Err(e) => report.warn(&format!("the run journal was not written: {e}")),
+    }
+    if names.len() > 1 && cli.quiet == 0 {
+        let out = html_report::default_path();
+        match html_report::write(&out, &html_report::Window::default()) {
+            Ok(w) => report.html_report(&w.path),
+            Err(e) => report.warn(&format!("the HTML report was not written: {e}")),
+        }
+    }
+    report.verify_summary(&names, signal.map(interrupt::name));
+    Ok(match signal {
+        Some(sig) => 128 + sig,
+        None if passed.iter().all(|ok| *ok) => 0,
         None => 1,
     })
 }
@@ -453,6 +529,15 @@ fn render_to(cfg: &Config, dir: &Path, show_secrets: bool) -> Result<usize> {
         &renderer.manifests_state()?,
     )?;
     n += 3;
+    // verify's two round trips: what it reads, and every probe as a converged lab needs it.
+    let scripts = verify::Scripts::new()?;
+    let all: Vec<_> = verify::checks::CHECKS.iter().collect();
+    write(&dir.join("verify/gather.sh"), &scripts.gather(cfg, &all)?)?;
+    write(
+        &dir.join("verify/probe.sh"),
+        &scripts.probes(cfg, &verify::example::probes(cfg))?,
+    )?;
+    n += 2;
     for (name, text) in tunnel::scripts(cfg)? {
         write(&dir.join(name), &text)?;
         n += 1;

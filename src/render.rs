@@ -32,7 +32,7 @@ pub struct Renderer {
     tera: Tera,
 }
 
-fn quote(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
+pub(crate) fn quote(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
     let text = match value {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
@@ -197,7 +197,7 @@ impl Renderer {
 }
 
 /// Collapse the blank lines template control flow leaves behind.
-fn tidy(script: &str) -> String {
+pub(crate) fn tidy(script: &str) -> String {
     let mut out = String::with_capacity(script.len());
     let mut blank = 0;
     for line in script.lines() {
@@ -215,7 +215,7 @@ fn tidy(script: &str) -> String {
     out
 }
 
-fn template_error(name: &str, e: tera::Error) -> Error {
+pub(crate) fn template_error(name: &str, e: tera::Error) -> Error {
     let mut message = e.to_string();
     let mut source = std::error::Error::source(&e);
     while let Some(s) = source {

@@ -15,6 +15,7 @@ use serde_json::json;
 
 use crate::manifests::Action;
 use crate::outcome::{CheckState, HostPlan, Kind, Outcome, Tally};
+use crate::verify::{Verdict, VerdictKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputMode {
@@ -39,6 +40,8 @@ struct State {
     failures: BTreeMap<String, (String, String)>,
     /// Every outcome, for the journal.
     outcomes: Vec<Outcome>,
+    /// `verify`: every check's verdict, for the summary and the journal.
+    verdicts: Vec<Verdict>,
 }
 
 impl Report {
@@ -413,6 +416,137 @@ impl Report {
             _ => format!("{service:<11} {event}"),
         };
         self.line(&st, &text);
+    }
+
+    /// `verify`: one check's verdict on one host. JSON: `{"type":"check","host":..,
+    /// "check":..,"section":..,"kind":"pass"|"fail"|"skip"|"interrupted","detail":..,
+    /// "elapsed_ms":..}` (the field names of `up`'s step lines). Passes and skips are
+    /// printed too (what passed is the point of verifying), except with `-q`.
+    pub fn verdict(&self, v: &Verdict) {
+        let mut st = self.lock();
+        st.verdicts.push(v.clone());
+        if self.mode == OutputMode::Json {
+            if let Ok(mut value) = serde_json::to_value(v) {
+                value["type"] = json!("check");
+                self.json(value);
+            }
+            return;
+        }
+        if v.kind != VerdictKind::Fail && self.verbosity < 0 {
+            return;
+        }
+        let word = match v.kind {
+            VerdictKind::Pass => "pass",
+            VerdictKind::Fail => "FAIL",
+            VerdictKind::Skip => "skip",
+            VerdictKind::Interrupted => "INTERRUPTED",
+        };
+        let section = if v.section.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", v.section)
+        };
+        self.line(
+            &st,
+            &format!("{}: {word} {}{section}: {}", v.host, v.check, v.detail),
+        );
+    }
+
+    /// Every verdict so far, in the order they were given.
+    pub fn verdicts(&self) -> Vec<Verdict> {
+        self.lock().verdicts.clone()
+    }
+
+    /// `verify --list`: each check with the guide section it comes from.
+    pub fn check_list(&self, checks: &[(&str, &str, &str)]) {
+        let st = self.lock();
+        for (name, section, what) in checks {
+            if self.mode == OutputMode::Json {
+                self.json(
+                    json!({"type": "check-list", "check": name, "section": section,
+                    "description": what}),
+                );
+            } else {
+                self.line(&st, &format!("{name:<24} {section:<5} {what}"));
+            }
+        }
+    }
+
+    /// `verify`'s closing summary: per host, how many checks passed, failed, were skipped
+    /// (and interrupted); in JSON mode the last line,
+    /// `{"type":"summary","hosts":{"<host>":{"pass":N,"fail":N,"skip":N,"interrupted":N}},
+    /// "elapsed_ms":N}`.
+    pub fn verify_summary(&self, hosts: &[String], interrupted: Option<&str>) {
+        let mut st = self.lock();
+        if let Some(m) = st.multi.take() {
+            let _ = m.clear();
+        }
+        let elapsed = self.started.elapsed();
+        let mut counts: BTreeMap<String, BTreeMap<&str, usize>> = hosts
+            .iter()
+            .map(|h| {
+                (
+                    h.clone(),
+                    ["pass", "fail", "skip", "interrupted"]
+                        .into_iter()
+                        .map(|k| (k, 0))
+                        .collect(),
+                )
+            })
+            .collect();
+        let mut first_fail: BTreeMap<String, String> = BTreeMap::new();
+        for v in &st.verdicts {
+            let key = match v.kind {
+                VerdictKind::Pass => "pass",
+                VerdictKind::Fail => "fail",
+                VerdictKind::Skip => "skip",
+                VerdictKind::Interrupted => "interrupted",
+            };
+            *counts
+                .entry(v.host.clone())
+                .or_default()
+                .entry(key)
+                .or_default() += 1;
+            if v.kind == VerdictKind::Fail {
+                first_fail
+                    .entry(v.host.clone())
+                    .or_insert_with(|| format!("{}: {}", v.check, v.detail));
+            }
+        }
+        if self.mode == OutputMode::Json {
+            let mut value =
+                json!({"type": "summary", "hosts": counts, "elapsed_ms": elapsed.as_millis()});
+            if let Some(signal) = interrupted {
+                value["interrupted"] = json!(signal);
+            }
+            self.json(value);
+            return;
+        }
+        let width = hosts.iter().map(String::len).max().unwrap_or(4).max(4);
+        let mut out = format!(
+            "\n{:<width$}  {:>4}  {:>4}  {:>4}  first failure",
+            "host", "pass", "fail", "skip"
+        );
+        for (h, c) in &counts {
+            out.push_str(&format!(
+                "\n{h:<width$}  {:>4}  {:>4}  {:>4}  {}",
+                c["pass"],
+                c["fail"],
+                c["skip"],
+                first_fail.get(h).map(String::as_str).unwrap_or("")
+            ));
+        }
+        let failed = counts.values().filter(|c| c["fail"] > 0).count();
+        out.push_str(&format!(
+            "\n{} host(s), {} with a failed check, in {:.1}s",
+            counts.len(),
+            failed,
+            elapsed.as_secs_f64()
+        ));
+        if let Some(signal) = interrupted {
+            out.push_str(&format!(" (interrupted by {signal})"));
+        }
+        self.line(&st, &out);
     }
 
     /// Raw text for stdout, such as shell completions.

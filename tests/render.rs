@@ -65,7 +65,8 @@ fn crownlabs_scripts_are_written_and_pass_shellcheck() {
         .map(|p| p.strip_prefix(dir.path()).unwrap().display().to_string())
         .collect();
     // The check, one apply script per change step in lab order, the manifests' scripts, and one
-    // tunnel script per service plus what the tunnel itself needs.
+    // tunnel script per service plus what the tunnel itself needs, and verify's two round trips
+    // (the probes as a converged lab with every exercise needs them).
     assert_eq!(
         names,
         [
@@ -89,7 +90,9 @@ fn crownlabs_scripts_are_written_and_pass_shellcheck() {
             "tunnel/kiali.sh",
             "tunnel/minikube-tunnel.sh",
             "tunnel/prometheus.sh",
-            "tunnel/stop.sh"
+            "tunnel/stop.sh",
+            "verify/gather.sh",
+            "verify/probe.sh"
         ]
     );
     // The rendered lab manifests sit beside the scripts that apply them.

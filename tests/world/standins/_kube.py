@@ -28,9 +28,13 @@
 #     base_path /jaeger: /jaeger... -> <title>Jaeger UI</title>, / -> 404), prometheus 9090
 #     (/ -> 302 /query; /graph, /query -> <title>Prometheus Time Series Collection and
 #     Processing Server</title>; /-/healthy, /-/ready), productpage 9080 (/, /productpage ->
-#     <title>Simple Bookstore App</title>, /health, /api/v1/products), the dashboard 9090
-#     (<title>Kubernetes Dashboard</title>); any other app answers a page titled NS/NAME on
-#     the containerPorts it declares (any port if it declares none). The Istio ingress
+#     <title>Simple Bookstore App</title> with the reviews of the version that answered,
+#     /health, /api/v1/products), the dashboard 9090 (<title>Kubernetes Dashboard</title>).
+#     Then by image and command (image_listener): agnhost `netexec` on --http-port (8080:
+#     /hostname, /echo?msg=, /healthz, /clientip as netexec.go; / the generic page),
+#     `serve-hostname` on --port (9376), `pause` on nothing; busybox/alpine/curl images running
+#     a command (sleep) on nothing; nginx on 80 ("Welcome to nginx!"). Any other app answers a
+#     page titled NS/NAME on the containerPorts it declares (any port if it declares none). The Istio ingress
 #     gateway pod answers /healthz/ready on 15021 and listens on 8080 only while a Gateway
 #     selecting it has an HTTP server on 8080 (or 80); it routes by the VirtualServices bound
 #     to that Gateway (hosts, uri exact/prefix/regex, method, headers, weights, subsets via
@@ -39,9 +43,10 @@
 #     upstream"; responses carry "server: istio-envoy". Each page names (HTML comment) the
 #     namespace/service, pod and port that answered. Wording from the apps' public docs
 #     and memory; real bodies are far bigger.
+#   * "pod network" and "pod tools": what a pod sees (kubectl exec probes), see there.
 # Left out: YAML anchors/aliases/tags, complex keys; strategic-merge-patch list merging
-# (lists are replaced as a whole), managedFields, watch, real HTTP API; TLS, mTLS
-# (PeerAuthentication), non-HTTP protocols and the apps' real content.
+# (lists are replaced as a whole), managedFields, watch, real HTTP API; TLS, non-HTTP
+# protocols and the apps' real content.
 #
 # The stand-ins import this file from their own directory; build-mirror inlines it
 # into each shipped single-file artifact.
@@ -50,8 +55,10 @@ import contextlib
 import datetime
 import fcntl
 import hashlib
+import ipaddress as _ip
 import json
 import os
+import random as _random
 import re
 import tempfile
 import time
@@ -1635,6 +1642,10 @@ def _make_pod(store, ns, name, template, owner_kind, owner_name, owner_uid, temp
         labels["security.istio.io/tlsMode"] = "istio"
         labels["service.istio.io/canonical-name"] = labels.get("app", owner_name)
         labels["service.istio.io/canonical-revision"] = labels.get("version", "latest")
+        # the injection template names the app's container for kubectl (exec, logs)
+        if containers:
+            annotations.setdefault("kubectl.kubernetes.io/default-container", containers[0].get("name"))
+            annotations.setdefault("kubectl.kubernetes.io/default-logs-container", containers[0].get("name"))
         annotations["sidecar.istio.io/status"] = json.dumps({"initContainers": ["istio-proxy"], "containers": None,
                                                              "volumes": ["istio-envoy"], "revision": "default"},
                                                             separators=(",", ":"))
@@ -1886,10 +1897,15 @@ SVC_R = Resource(*BUILTIN_RESOURCES[3])
 
 
 class Req:
-    def __init__(self, method, path, headers):
+    def __init__(self, method, path, headers, store=None, sdir=None, pod=None):
         self.method = method
         self.path = path
         self.headers = headers
+        # context for apps whose answer depends on the cluster (productpage calls reviews,
+        # Prometheus reports the mesh's requests): the store, state dir and answering pod
+        self.store = store
+        self.sdir = sdir
+        self.pod = pod
 
     @property
     def route(self):
@@ -2042,9 +2058,23 @@ def _prometheus(req, who):
         return _text(200, "Prometheus Server is Ready.\n")
     if r in ("/graph", "/query", "/alerts", "/targets", "/status"):
         return _page("Prometheus Time Series Collection and Processing Server", '<div id="root">Prometheus</div>', who)
+    if r.startswith("/api/v1/query"):
+        # Prometheus HTTP API (prometheus.io/docs/prometheus/latest/querying/api/): an instant
+        # query answers {"status":"success","data":{"resultType":"vector","result":[...]}};
+        # istio_requests_total has a series per label set once an Envoy counted requests.
+        q = urllib_parse_qs(req.path.split("?", 1)[1] if "?" in req.path else "").get("query", [""])[0]
+        result = []
+        if q.strip().startswith("istio_requests_total"):
+            result = mesh_request_series(req.sdir)
+        return _json(200, {"status": "success", "data": {"resultType": "vector", "result": result}})
     if r.startswith("/api/v1/"):
         return _json(200, {"status": "success", "data": {"resultType": "vector", "result": []}})
     return _text(404, "404 page not found\n")
+
+
+def urllib_parse_qs(qs):
+    import urllib.parse
+    return urllib.parse.parse_qs(qs)
 
 
 BOOKINFO_PRODUCTS = [{"id": 0, "title": "The Comedy of Errors",
@@ -2058,9 +2088,9 @@ def _productpage(req, who):
         return _page("Simple Bookstore App", "<h3>Hello! This is a simple bookstore application consisting of three "
                                              "services as shown below</h3>", who)
     if r == "/productpage":
-        return _page("Simple Bookstore App", "<h3>The Comedy of Errors</h3>\n<p>Summary: The Comedy of Errors is one "
+        return _page("Simple Bookstore App", "<h1>The Comedy of Errors</h1>\n<p>Summary: The Comedy of Errors is one "
                                              "of William Shakespeare's early plays.</p>\n<h4>Book Details</h4>\n"
-                                             "<h4>Book Reviews</h4>", who)
+                                             + _reviews_html(req), who)
     if r == "/health":
         return _json(200, {"status": "Product page is healthy"})
     if r == "/api/v1/products":
@@ -2073,6 +2103,58 @@ def _productpage(req, who):
     if r.startswith("/static/"):
         return Resp(200, "/* bookinfo static */\n", "text/css")
     return _text(404, "404 Not Found\n")
+
+
+# Bookinfo's reviews versions as productpage renders them (istio/istio samples/bookinfo/src/
+# productpage/templates/productpage.html, the Tailwind page of Istio >= 1.22): v1 has no
+# ratings, v2 black stars, v3 red ones, as `<div class="flex gap-x-1 text-COLOR-500">` with one
+# filled svg per star; every review says "Reviews served by: POD". reviews v2/v3 ask ratings;
+# without it: "Ratings service is currently unavailable".
+REVIEWS = [("Reviewer1", 5, "An extremely entertaining play by Shakespeare. The slapstick humour is refreshing!"),
+           ("Reviewer2", 4, "Absolutely fun and entertaining. The play lacks thematic depth when compared to other "
+                            "plays by Shakespeare.")]
+STAR = ('<svg class="h-5 w-5 flex-none" viewBox="0 0 20 20" fill="currentColor" aria-hidden="true">'
+        '<path fill-rule="evenodd" d="M10.868 2.884z" clip-rule="evenodd" /></svg>')
+EMPTY_STAR = '<svg fill="none" viewBox="0 0 24 24" stroke="currentColor" class="h-5 w-5 flex-none"><path d="M11.48 3.499Z" /></svg>'
+
+
+def _reviews_html(req):
+    store, src = req.store, req.pod
+    if store is None:
+        return "<h4>Book Reviews</h4>"
+    ns = ((src or {}).get("metadata") or {}).get("namespace") or "default"
+    svc = store.get(SVC_R, ns, "reviews")
+    conn = None
+    if svc is not None:
+        cip = (svc.get("spec") or {}).get("clusterIP")
+        conn = pod_connect(store, src, cip, 9080, req=Req("GET", "/reviews/0", {}))
+    if conn is None or conn.state != "ok":
+        return '<p class="text-2xl text-red-500">Error fetching product reviews</p>\n' \
+               '<p class="text-lg text-gray-600">Sorry, product reviews are currently unavailable for this book.</p>'
+    if conn.via_envoy:
+        count_mesh_request(req.sdir, ns, "reviews", 200, src=app_of(src) or "productpage")
+    rpod = conn.pod
+    version = ((rpod.get("metadata") or {}).get("labels") or {}).get("version", "v1")
+    color = {"v2": "black", "v3": "red"}.get(version)
+    ratings_ok = False
+    if color:
+        rsvc = store.get(SVC_R, ns, "ratings")
+        if rsvc is not None:
+            rc = pod_connect(store, rpod, (rsvc.get("spec") or {}).get("clusterIP"), 9080)
+            ratings_ok = rc.state == "ok"
+            if ratings_ok and rc.via_envoy:
+                count_mesh_request(req.sdir, ns, "ratings", 200, src="reviews-" + version)
+    out = ['<h4 class="text-3xl font-semibold">Book Reviews</h4>']
+    for who, stars, text in REVIEWS:
+        out.append("<section>")
+        if color and ratings_ok:
+            out.append('<div class="flex gap-x-1 text-%s-500">%s%s</div>' % (color, STAR * stars, EMPTY_STAR * (5 - stars)))
+        elif color:
+            out.append('<p class="text-red-500">Ratings service is currently unavailable</p>')
+        out.append('<blockquote><p>"%s"</p></blockquote>\n<div class="font-semibold text-gray-900">%s</div>\n'
+                   '<div class="mt-0.5 text-gray-600 font-mono">Reviews served by: \n%s\n</div>\n</section>'
+                   % (text, who, (rpod.get("metadata") or {}).get("name")))
+    return "\n".join(out)
 
 
 def _dashboard(req, who):
@@ -2204,7 +2286,7 @@ def gateway_answer(store, gw_pod, port, req, sdir):
                 dests = route.get("route") or []
                 if not dests:
                     return Resp(404, b"", "text/plain", server=envoy)
-                dest = max(dests, key=lambda d: d.get("weight", 100 if len(dests) == 1 else 0)).get("destination") or {}
+                dest = _weighted(dests).get("destination") or {}
                 dns_, dname = _resolve_host(dest.get("host", ""), vns)
                 path = req.path
                 rw = (route.get("rewrite") or {}).get("uri")
@@ -2222,9 +2304,10 @@ def gateway_answer(store, gw_pod, port, req, sdir):
                        if sub is not None and all(((p.get("metadata") or {}).get("labels") or {}).get(k) == v for k, v in sub.items())]
                 if not eps or dport is None:
                     return Resp(503, "no healthy upstream", "text/plain", server=envoy)
-                pod = eps[0]
+                pod = _random.choice(eps)
                 tport, _e = service_target_port(svc, dport, pod)
                 inner = pod_answer(store, dns_, dname, pod, tport, Req(req.method, path, req.headers), sdir) if tport else None
+                count_mesh_request(sdir, dns_, dname, inner.status if inner is not None else 503, src="istio-ingressgateway")
                 if inner is None:
                     return Resp(503, "upstream connect error or disconnect/reset before headers. reset reason: "
                                      "connection failure", "text/plain", server=envoy)
@@ -2254,10 +2337,87 @@ def pod_listener(store, pod, port):
     fn = KNOWN_APPS.get((app, port))
     if fn is not None:
         return fn
+    by_image = image_listener(pod, port)
+    if by_image is not None:
+        return by_image or None
     declared = [int(cp.get("containerPort", 0)) for cp in declared_ports(pod)]
     if declared and port not in declared:
         return None
     return "generic"
+
+
+def _image_repo(image):
+    repo = (image or "").split("@", 1)[0]
+    last = repo.rsplit("/", 1)[-1]
+    if ":" in last:
+        repo = repo[:len(repo) - len(last)] + last.split(":", 1)[0]
+    return repo
+
+
+def _flag(argv, name, default):
+    for i, a in enumerate(argv):
+        if a == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith(name + "="):
+            return a.split("=", 1)[1]
+    return default
+
+
+def _netexec(req, who):
+    """agnhost netexec's HTTP handlers (kubernetes test/images/agnhost/netexec/netexec.go)."""
+    r = req.route
+    q = urllib_parse_qs(req.path.split("?", 1)[1] if "?" in req.path else "")
+    pod = req.pod or {}
+    if r == "/":
+        # The real one answers "NOW: <Go time.Now()>"; the world keeps its generic page here
+        # (it names namespace/workload, which tests/fidelity.rs looks for).
+        md_ = pod.get("metadata") or {}
+        return _generic(md_.get("namespace"), app_of(pod) or md_.get("name"), 8080)(req, who)
+    if r in ("/hostname", "/hostName"):
+        return _text(200, (pod.get("metadata") or {}).get("name", ""))
+    if r == "/echo":
+        return _text(200, (q.get("msg") or [""])[0])
+    if r == "/healthz":
+        return _text(200, "")
+    if r == "/clientip":
+        return _text(200, "%s:%d" % (getattr(req, "client_ip", None) or "10.244.0.1", 40000 + os.getpid() % 20000))
+    return _text(404, "404 page not found\n")
+
+
+def _nginx(req, who):
+    if req.route in ("/", "/index.html"):
+        return _page("Welcome to nginx!", "<h1>Welcome to nginx!</h1>\n<!-- %s -->" % who, who)
+    return Resp(404, "<html>\n<head><title>404 Not Found</title></head>\n<body>\n<center><h1>404 Not Found</h1>"
+                     "</center>\n<hr><center>nginx</center>\n</body>\n</html>\n")
+
+
+def image_listener(pod, port):
+    """What listens on port, judged by the containers' images and commands: the answering
+    function, False when these containers are known to listen elsewhere (or nowhere), None
+    when no container's image is known here. agnhost (ENTRYPOINT /agnhost, CMD pause):
+    `netexec` serves HTTP on --http-port (8080), `serve-hostname` on --port (9376), `pause`
+    nothing; busybox/alpine/curl images running a command (sleep, a shell) nothing; nginx port 80."""
+    known = False
+    for c in ((pod.get("spec") or {}).get("containers") or []):
+        repo = _image_repo(c.get("image"))
+        argv = [str(x) for x in (c.get("command") or []) + (c.get("args") or [])]
+        if repo.endswith("e2e-test-images/agnhost"):
+            known = True
+            sub = [a for a in argv if not a.startswith("/agnhost") and a != "agnhost" and not a.startswith("-")]
+            sub = sub[0] if sub else "pause"
+            if sub == "netexec" and port == int(_flag(argv, "--http-port", "8080")):
+                return _netexec
+            if sub == "serve-hostname" and port == int(_flag(argv, "--port", "9376")):
+                return lambda req, who: _text(200, ((req.pod or {}).get("metadata") or {}).get("name", ""))
+            continue
+        if repo.rsplit("/", 1)[-1] in ("busybox", "alpine", "curl") and argv:
+            known = True
+            continue
+        if repo.rsplit("/", 1)[-1] == "nginx":
+            known = True
+            if port == 80:
+                return _nginx
+    return False if known else None
 
 
 def pod_answer(store, ns, name, pod, port, req, sdir=None):
@@ -2272,6 +2432,9 @@ def pod_answer(store, ns, name, pod, port, req, sdir=None):
         return gateway_answer(store, pod, port, req, sdir)
     if fn == "generic":
         fn = _generic(ns, name, port)
+    req.store, req.pod = store, pod
+    if req.sdir is None:
+        req.sdir = sdir or getattr(store, "sdir", None)
     return fn(req, who)
 
 
@@ -2370,3 +2533,1047 @@ def serve_in_thread(server):
     t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
     t.start()
     return t
+
+
+# ----------------------------------------------------------------------------- pod network
+#
+# What a pod sees of the cluster's network, for `kubectl exec` probes (kubectl stand-in's
+# pod tools: agnhost connect, curl, wget, nslookup, getent). Decided from the objects in the
+# store, per connection, with no real packets:
+#   * DNS (CoreDNS as minikube deploys it, kubernetes.io/docs/concepts/services-networking/
+#     dns-pod-service): a pod's resolv.conf is `search NS.svc.cluster.local svc.cluster.local
+#     cluster.local`, `nameserver 10.96.0.10`, `options ndots:5` (dnsPolicy ClusterFirst), so a
+#     name with fewer than 5 dots is tried with each search suffix first. SVC.NS.svc.cluster.local
+#     -> the Service's ClusterIP (a headless Service: its ready pods' IPs); A-B-C-D.NS.pod.
+#     cluster.local -> that address; host.minikube.internal -> 192.168.49.1 (minikube adds it to
+#     CoreDNS's Corefile `hosts` block); other cluster.local names -> NXDOMAIN; anything else is
+#     forwarded to the node's resolver: SERVFAIL when the node's DNS is broken (the node's
+#     resolv.conf, see the minikube stand-in), else a made-up 203.0.113.0/24 address (the same
+#     one the node-bin getent/nslookup give). Reaching CoreDNS is itself a connection (UDP 53
+#     to a ready kube-dns pod) subject to NetworkPolicy: a pod whose egress does not allow it
+#     gets no answer at all (the client times out), as does every pod when CoreDNS has no
+#     ready pod.
+#   * Services: ClusterIP:port -> one ready endpoint picked at random (kube-proxy/Cilium pick
+#     a random backend per connection), port -> targetPort (named ports via the pod's
+#     containerPorts). A ClusterIP with no ready endpoint, or a port the Service does not
+#     have: refused (Cilium's --service-no-backend-response defaults to reject, an ICMP
+#     unreachable, since v1.16).
+#   * NetworkPolicy (networking.k8s.io/v1; API reference and
+#     kubernetes.io/docs/concepts/services-networking/network-policies): a pod is isolated for
+#     ingress (egress) once any policy in its namespace whose podSelector selects it has that
+#     policyType; policyTypes defaults to ["Ingress"] plus "Egress" when the policy has an
+#     egress section. An isolated direction allows only what the union of the selecting
+#     policies' rules allows: a rule with no from/to allows every peer, with no ports every
+#     port; peers are podSelector (the policy's namespace), namespaceSelector (matchLabels /
+#     matchExpressions on the namespace's labels, kubernetes.io/metadata.name among them),
+#     both (AND), or ipBlock (cidr minus except). Ports: protocol (default TCP), number or
+#     named port (resolved on the destination pod), endPort. Both ends must allow: egress of
+#     the client and ingress of the server. Following Cilium (docs.cilium.io, "Layer 3
+#     policies: IP/CIDR based": CIDR rules do not select in-cluster endpoints), ipBlock never
+#     matches a pod's address. Egress is checked after the Service translation (against
+#     the backend pod and targetPort), as Cilium and kube-proxy do. A connection the policy
+#     drops times out (Cilium drops the SYN); enforcement needs a CNI that enforces
+#     policies: Cilium or Calico (`minikube start --cni`); minikube's default bridge/kindnet
+#     CNI ignores them, and so does a world whose host has `netpol=off` in
+#     /etc/labprov-world.conf (`tests/world/start --no-netpol`).
+#   * Listeners: what answers HTTP in a pod is the "web" section above (a pod listens only
+#     while Ready); nothing listening -> refused. Outside the cluster: 192.168.49.1 (the VM,
+#     host.minikube.internal) answers on 22 (sshd), 192.168.49.2 (the node) on 22, 8443,
+#     10250; 203.0.113.0/24 ("the internet") answers HTTP on 80 and 443; any other address
+#     times out (no route from this world).
+#   * Istio (istio.io/latest/docs/reference/config/security/peer_authentication/ and
+#     .../networking/virtual-service/): a client with a sidecar routes by the VirtualServices
+#     that apply to the mesh (no `gateways`, or `mesh` in it) for the destination's host:
+#     first matching http route, one destination per request chosen at random by weight
+#     (Envoy weighted clusters), a subset's labels from the DestinationRule; without one, a
+#     random endpoint. A server with a sidecar gets the PeerAuthentication mode that applies
+#     to it: the workload's (selector matches its labels; portLevelMtls by target port) over
+#     the namespace's (no selector) over the mesh's (no selector, in istio-system); UNSET
+#     inherits; default PERMISSIVE. STRICT refuses plaintext: a client without a sidecar gets
+#     its TCP connection accepted (by the server's Envoy) and reset as soon as it sends data
+#     (curl: exit 56, "Recv failure: Connection reset by peer"; agnhost connect, which sends
+#     nothing, succeeds). A client with a sidecar always speaks mTLS to a sidecar (auto mTLS);
+#     its own outgoing connections end at its Envoy (see pod_connect): HTTP 503 instead of a
+#     refused or dropped connection to a Service.
+#   * Requests that went through an Envoy (a sidecar or the ingress gateway) are counted in
+#     <state>/mesh-requests.json, which Prometheus's /api/v1/query?query=istio_requests_total
+#     answers from while Prometheus's pod is Ready.
+# Left out: UDP/SCTP payloads, named ports on the client side, policy logging, Cilium's own
+# CiliumNetworkPolicy, node-local traffic exceptions, IPv6, Istio AuthorizationPolicy,
+# Sidecar resources, retries/timeouts/fault injection of VirtualServices, locality.
+
+
+POD_CIDR = "10.244.0.0/16"
+KUBE_DNS_IP = "10.96.0.10"
+HOST_GATEWAY_IP = "192.168.49.1"
+INTERNET_NET = "203.0.113.0/24"
+# Addresses outside the pod network that answer, and on which TCP ports.
+OUTSIDE_LISTENERS = {HOST_GATEWAY_IP: {22}, CLUSTER_IP: {22, 8443, 10250}}
+NS_R = Resource(*BUILTIN_RESOURCES[0])
+
+
+def netpol_enforced(store):
+    """Whether the cluster's CNI enforces NetworkPolicy (Cilium, Calico) and the world lets it."""
+    if world_conf().get("netpol", "on") == "off":
+        return False
+    cluster = load_cluster(store.sdir) or {}
+    cni = ((cluster.get("Config") or {}).get("KubernetesConfig") or {}).get("CNI", "")
+    return cni in ("cilium", "calico")
+
+
+def label_selector_matches(sel, labels):
+    """metav1.LabelSelector: matchLabels AND matchExpressions (In, NotIn, Exists,
+    DoesNotExist); an empty selector matches everything, a null one (None) nothing."""
+    if sel is None:
+        return False
+    labels = labels or {}
+    for k, v in (sel.get("matchLabels") or {}).items():
+        if labels.get(k) != v:
+            return False
+    for e in sel.get("matchExpressions") or []:
+        k, op, vals = e.get("key"), e.get("operator"), e.get("values") or []
+        if op == "In" and labels.get(k) not in vals:
+            return False
+        if op == "NotIn" and k in labels and labels[k] in vals:
+            return False
+        if op == "Exists" and k not in labels:
+            return False
+        if op == "DoesNotExist" and k in labels:
+            return False
+    return True
+
+
+def pod_ip_of(pod):
+    return ((pod or {}).get("status") or {}).get("podIP")
+
+
+def pod_by_ip(store, ip):
+    for p in store.list(POD_R):
+        if pod_ip_of(p) == ip:
+            return p
+    return None
+
+
+def is_gateway(pod):
+    return ((pod or {}).get("metadata") or {}).get("labels", {}).get("istio") in ("ingressgateway", "egressgateway")
+
+
+def pod_has_sidecar(pod):
+    """An injected istio-proxy (a gateway's own Envoy container has that name too, but a gateway
+    is no sidecar: PeerAuthentication and mesh routing do not apply to its listeners)."""
+    if is_gateway(pod):
+        return False
+    spec = (pod or {}).get("spec") or {}
+    return any(c.get("name") == "istio-proxy" for c in (spec.get("initContainers") or []) + (spec.get("containers") or []))
+
+
+def _ns_labels(store, ns):
+    o = store.get(NS_R, "", ns) or {}
+    return (o.get("metadata") or {}).get("labels") or {"kubernetes.io/metadata.name": ns}
+
+
+def _policy_types(pol):
+    spec = pol.get("spec") or {}
+    if spec.get("policyTypes"):
+        return list(spec["policyTypes"])
+    return ["Ingress"] + (["Egress"] if "egress" in spec else [])
+
+
+def _policies_selecting(store, pod, direction):
+    r = store.resource_for_kind("networking.k8s.io/v1", "NetworkPolicy")
+    if r is None:
+        return []
+    md = pod.get("metadata") or {}
+    return [pol for pol in store.list(r, md.get("namespace"))
+            if direction in _policy_types(pol)
+            and label_selector_matches((pol.get("spec") or {}).get("podSelector") or {}, md.get("labels"))]
+
+
+def _in_ipblock(block, ip):
+    try:
+        a = _ip.ip_address(ip)
+        if a not in _ip.ip_network(block.get("cidr", ""), strict=False):
+            return False
+        return not any(a in _ip.ip_network(x, strict=False) for x in block.get("except") or [])
+    except ValueError:
+        return False
+
+
+def _peer_matches(store, pol_ns, peer, other_pod, other_ip):
+    if "ipBlock" in peer:
+        return other_pod is None and _in_ipblock(peer["ipBlock"] or {}, other_ip)
+    if other_pod is None:
+        return False
+    omd = other_pod.get("metadata") or {}
+    if "namespaceSelector" in peer:
+        if not label_selector_matches(peer.get("namespaceSelector") or {}, _ns_labels(store, omd.get("namespace"))):
+            return False
+    elif omd.get("namespace") != pol_ns:
+        return False
+    if "podSelector" in peer:
+        return label_selector_matches(peer.get("podSelector") or {}, omd.get("labels"))
+    return True
+
+
+def _port_matches(rule_port, proto, port, dst_pod):
+    if (rule_port.get("protocol") or "TCP") != proto:
+        return False
+    p = rule_port.get("port")
+    if p is None:
+        return True
+    if isinstance(p, str) and not p.isdigit():
+        named = None
+        for c in ((dst_pod or {}).get("spec") or {}).get("containers") or []:
+            for cp in c.get("ports") or []:
+                if cp.get("name") == p and (cp.get("protocol") or "TCP") == proto:
+                    named = int(cp.get("containerPort"))
+        return named == port
+    lo = int(p)
+    hi = int(rule_port.get("endPort") or lo)
+    return lo <= port <= hi
+
+
+def _direction_allows(store, pod, direction, other_pod, other_ip, proto, port, dst_pod):
+    pols = _policies_selecting(store, pod, direction)
+    if not pols:
+        return True
+    key, peers_key = ("ingress", "from") if direction == "Ingress" else ("egress", "to")
+    for pol in pols:
+        pns = (pol.get("metadata") or {}).get("namespace")
+        for rule in (pol.get("spec") or {}).get(key) or []:
+            peers = rule.get(peers_key)
+            if peers and not any(_peer_matches(store, pns, pe or {}, other_pod, other_ip) for pe in peers):
+                continue
+            ports = rule.get("ports")
+            if ports and not any(_port_matches(rp or {}, proto, port, dst_pod) for rp in ports):
+                continue
+            return True
+    return False
+
+
+def policy_allows(store, src_pod, dst_pod, dst_ip, proto, port):
+    """Whether NetworkPolicy lets src_pod reach dst (a pod, or an outside address) on proto/port."""
+    if not netpol_enforced(store):
+        return True
+    src_ip = pod_ip_of(src_pod)
+    if not _direction_allows(store, src_pod, "Egress", dst_pod, dst_ip, proto, port, dst_pod):
+        return False
+    if dst_pod is not None and not _direction_allows(store, dst_pod, "Ingress", src_pod, src_ip, proto, port, dst_pod):
+        return False
+    return True
+
+
+# --- DNS -----------------------------------------------------------------------------
+
+def pod_resolv_conf(ns):
+    return ("search %s.svc.cluster.local svc.cluster.local cluster.local\nnameserver %s\noptions ndots:5\n"
+            % (ns, KUBE_DNS_IP))
+
+
+def _node_dns_broken(store):
+    # the node's resolver, as the minikube stand-in writes it (a nameserver in 10.0.0.0/8 never answers)
+    try:
+        with open(os.path.join(store.sdir, "node", "etc", "resolv.conf"), encoding="utf-8") as f:
+            for line in f:
+                p = line.split()
+                if len(p) >= 2 and p[0] == "nameserver":
+                    return _ip.ip_address(p[1]) in _ip.ip_network("10.0.0.0/8")
+    except (OSError, ValueError):
+        pass
+    return False
+
+
+def internet_address(name):
+    return "203.0.113.%d" % (int(hashlib.sha256(name.lower().encode()).hexdigest(), 16) % 254 + 1)
+
+
+def dns_reachable(store, src_pod):
+    """Whether src_pod gets answers from CoreDNS: a ready kube-dns pod reachable on UDP 53."""
+    for p in store.list(POD_R, "kube-system"):
+        if ((p.get("metadata") or {}).get("labels") or {}).get("k8s-app") != "kube-dns" or not pod_is_ready(p):
+            continue
+        if policy_allows(store, src_pod, p, pod_ip_of(p), "UDP", 53):
+            return True
+    return False
+
+
+def _lookup_fqdn(store, fqdn):
+    """One query to CoreDNS: ("ok", [ips]) | ("nxdomain", []) | ("servfail", [])."""
+    n = fqdn.rstrip(".").lower()
+    if n == "host.minikube.internal":
+        return "ok", [HOST_GATEWAY_IP]
+    if n.endswith(".cluster.local") or n == "cluster.local":
+        parts = n[:-len(".cluster.local")].split(".") if n != "cluster.local" else []
+        if len(parts) == 3 and parts[2] == "svc":
+            svc = store.get(SVC_R, parts[1], parts[0])
+            if svc is None:
+                return "nxdomain", []
+            cip = (svc.get("spec") or {}).get("clusterIP")
+            if cip and cip != "None":
+                return "ok", [cip]
+            ips = [pod_ip_of(p) for p in service_endpoints(store, svc)]
+            return ("ok", ips) if ips else ("nxdomain", [])
+        if len(parts) == 3 and parts[2] == "pod":
+            ip = parts[0].replace("-", ".")
+            try:
+                _ip.ip_address(ip)
+                return "ok", [ip]
+            except ValueError:
+                return "nxdomain", []
+        return "nxdomain", []
+    if "." not in n:
+        return "nxdomain", []
+    if _node_dns_broken(store):
+        return "servfail", []
+    return "ok", [internet_address(n)]
+
+
+def search_candidates(name, ns):
+    if name.endswith("."):
+        return [name]
+    suffixes = ["%s.svc.cluster.local" % ns, "svc.cluster.local", "cluster.local"]
+    with_search = ["%s.%s" % (name, s) for s in suffixes]
+    return with_search + [name] if name.count(".") < 5 else [name] + with_search
+
+
+def pod_resolve(store, src_pod, name):
+    """A pod's resolver (search list, ndots:5): ("ok", fqdn, [ips]) | ("nxdomain", name, [])
+    | ("servfail", name, []) | ("timeout", name, []) when CoreDNS cannot be reached."""
+    try:
+        _ip.ip_address(name)
+        return "ok", name, [name]
+    except ValueError:
+        pass
+    if name.lower() in ("localhost", "localhost."):
+        return "ok", "localhost", ["127.0.0.1"]
+    hosts_name = ((src_pod.get("metadata") or {}).get("name") or "").lower()
+    if name.lower().rstrip(".") == hosts_name:   # the pod's /etc/hosts (kubelet writes it)
+        return "ok", hosts_name, [pod_ip_of(src_pod)]
+    if not dns_reachable(store, src_pod):
+        return "timeout", name, []
+    ns = (src_pod.get("metadata") or {}).get("namespace") or "default"
+    worst = "nxdomain"
+    for cand in search_candidates(name, ns):
+        st, ips = _lookup_fqdn(store, cand)
+        if st == "ok":
+            return "ok", cand.rstrip("."), ips
+        if st == "servfail":
+            worst = "servfail"
+    return worst, name, []
+
+
+def pod_dns_timeout():
+    """Seconds a pod's resolver waits for an unreachable CoreDNS: resolv.conf's default
+    `timeout:5` (glibc and musl); the world knob pod_dns_timeout=S shortens it for tests."""
+    try:
+        return max(0.0, float(world_conf().get("pod_dns_timeout", "5")))
+    except ValueError:
+        return 5.0
+
+
+# --- connections ---------------------------------------------------------------------
+
+class PodConn:
+    """Where a pod's TCP connection ends up: state is "ok", "refused", "timeout", "reset"
+    (accepted, then reset when data is sent) or "envoy" (see pod_connect); for "ok"/"reset" to a pod, the pod, the port it
+    listens on and the Service (name) asked for."""
+
+    def __init__(self, state, pod=None, port=None, svc=None, ns=None, via_envoy=False, outside=None,
+                 resp=None, delay=0.0, no_endpoint=False):
+        # state "envoy": the client's sidecar accepted the connection; resp is Envoy's own
+        # answer (None: it closes the connection) after delay seconds
+        self.state = state
+        self.resp = resp
+        self.delay = delay
+        self.no_endpoint = no_endpoint
+        self.pod = pod
+        self.port = port
+        self.svc = svc
+        self.ns = ns
+        self.via_envoy = via_envoy
+        self.outside = outside
+
+
+def _service_for_ip(store, ip):
+    for s in store.list(SVC_R):
+        if (s.get("spec") or {}).get("clusterIP") == ip:
+            return s
+    return None
+
+
+def _vs_applies_to_mesh(vs):
+    gws = (vs.get("spec") or {}).get("gateways")
+    return not gws or "mesh" in gws
+
+
+def _weighted(dests):
+    total = sum(int(d.get("weight", 0) or 0) for d in dests)
+    if len(dests) == 1 or total <= 0:
+        return dests[0]
+    x = _random.uniform(0, total)
+    acc = 0
+    for d in dests:
+        acc += int(d.get("weight", 0) or 0)
+        if x < acc:
+            return d
+    return dests[-1]
+
+
+def vs_destination(store, vs_list, host_ns, host_name, req):
+    """The first matching http route of the VirtualServices for host; one destination chosen
+    at random by weight: (destination dict, route) or (None, None) when no VS applies."""
+    for vs in vs_list:
+        spec = vs.get("spec") or {}
+        vns = (vs.get("metadata") or {}).get("namespace")
+        if not any(_resolve_host(h, vns) == (host_ns, host_name) for h in spec.get("hosts") or []):
+            continue
+        for route in spec.get("http") or []:
+            m = _http_match(route.get("match"), req) if req is not None else (None if route.get("match") else True)
+            if m is None:
+                continue
+            dests = route.get("route") or []
+            if not dests:
+                return None, route
+            return _weighted(dests), route
+    return None, None
+
+
+def mesh_endpoint(store, src_pod, svc, req=None):
+    """The ready pod a request from src_pod to svc lands on: VirtualService routing when the
+    client has a sidecar, else a random endpoint. None when there is none."""
+    smd = svc.get("metadata") or {}
+    eps = service_endpoints(store, svc)
+    if src_pod is not None and pod_has_sidecar(src_pod):
+        vs_r = store.resource_for_kind("networking.istio.io/v1", "VirtualService")
+        vss = [v for v in (store.list(vs_r) if vs_r else []) if _vs_applies_to_mesh(v)]
+        dest, _route = vs_destination(store, vss, smd.get("namespace"), smd.get("name"), req)
+        if dest is not None:
+            d = dest.get("destination") or {}
+            sub = _subset_labels(store, smd.get("namespace"), smd.get("name"), d.get("subset"))
+            eps = [p for p in eps if sub is not None
+                   and all(((p.get("metadata") or {}).get("labels") or {}).get(k) == v for k, v in sub.items())]
+    return _random.choice(eps) if eps else None
+
+
+def peer_auth_mode(store, pod, port):
+    """The PeerAuthentication mode for pod:port (STRICT, PERMISSIVE or DISABLE)."""
+    r = store.resource_for_kind("security.istio.io/v1", "PeerAuthentication") or \
+        store.resource_for_kind("security.istio.io/v1beta1", "PeerAuthentication")
+    if r is None:
+        return "PERMISSIVE"
+    md = pod.get("metadata") or {}
+    labels = md.get("labels") or {}
+    workload, namespace, mesh = None, None, None
+    for pa in store.list(r):
+        spec = pa.get("spec") or {}
+        pns = (pa.get("metadata") or {}).get("namespace")
+        sel = (spec.get("selector") or {}).get("matchLabels")
+        if sel and pns == md.get("namespace"):
+            if all(labels.get(k) == v for k, v in sel.items()):
+                workload = spec
+        elif not sel and pns == md.get("namespace"):
+            namespace = spec
+        elif not sel and pns == "istio-system":
+            mesh = spec
+    mode = "PERMISSIVE"
+    for spec in (mesh, namespace, workload):
+        if spec is None:
+            continue
+        m = ((spec.get("mtls") or {}).get("mode") or "UNSET").upper()
+        if spec is workload:
+            pl = (spec.get("portLevelMtls") or {}).get(str(port)) or (spec.get("portLevelMtls") or {}).get(port)
+            if pl and (pl.get("mode") or "UNSET").upper() != "UNSET":
+                m = pl["mode"].upper()
+        if m != "UNSET":
+            mode = m
+    return mode
+
+
+# Istio's outbound capture (istio-iptables redirects a sidecar pod's outgoing TCP to its
+# Envoy): the client's own connect always succeeds (to the local Envoy); for a Service port
+# Envoy proxies HTTP, so an upstream failure becomes an HTTP 503 from Envoy ("no healthy
+# upstream" without endpoints, "upstream connect error or disconnect/reset before headers.
+# reset reason: connection failure|connection timeout" after its connect timeout, 10 s by
+# default); for other destinations (passthrough) the client's connection is closed (curl 52
+# "Empty reply from server"). istio.io/latest/docs/ops/common-problems/network-issues/ and
+# Envoy's response flags (UH, UF).
+ENVOY_CONNECT_TIMEOUT = 10.0
+
+
+def pod_connect(store, src_pod, ip, port, proto="TCP", req=None):
+    """A TCP connection from src_pod to ip:port, as a PodConn; through the client's sidecar
+    (if it has one) as Envoy turns it (see ENVOY_CONNECT_TIMEOUT above)."""
+    c = _pod_connect(store, src_pod, ip, port, proto, req)
+    if not pod_has_sidecar(src_pod) or c.state not in ("refused", "timeout"):
+        return c
+    svc = _service_for_ip(store, ip)
+    delay = ENVOY_CONNECT_TIMEOUT if c.state == "timeout" else 0.0
+    if svc is None:
+        return PodConn("envoy", delay=delay)
+    if c.no_endpoint:
+        body = "no healthy upstream"
+    else:
+        body = "upstream connect error or disconnect/reset before headers. reset reason: connection %s" \
+               % ("timeout" if c.state == "timeout" else "failure")
+    smd = svc.get("metadata") or {}
+    return PodConn("envoy", resp=Resp(503, body, "text/plain", server="envoy"), delay=delay,
+                   svc=smd.get("name"), ns=smd.get("namespace"), via_envoy=True)
+
+
+def _pod_connect(store, src_pod, ip, port, proto="TCP", req=None):
+    svc = _service_for_ip(store, ip)
+    via_envoy = pod_has_sidecar(src_pod)
+    if svc is not None:
+        smd = svc.get("metadata") or {}
+        sp = [p for p in (svc.get("spec") or {}).get("ports") or []
+              if int(p.get("port", 0)) == port and (p.get("protocol") or "TCP") == proto]
+        if not sp:
+            return PodConn("refused")
+        pod = mesh_endpoint(store, src_pod, svc, req)
+        if pod is None:
+            return PodConn("refused", no_endpoint=True)
+        tport, _e = service_target_port(svc, port, pod)
+        if tport is None:
+            return PodConn("refused")
+        name, ns = smd.get("name"), smd.get("namespace")
+    else:
+        pod = pod_by_ip(store, ip)
+        if pod is None:
+            if not policy_allows(store, src_pod, None, ip, proto, port):
+                return PodConn("timeout")
+            try:
+                inside = _ip.ip_address(ip) in _ip.ip_network(POD_CIDR) or _ip.ip_address(ip) in _ip.ip_network(SERVICE_CIDR)
+            except ValueError:
+                inside = False
+            if inside:
+                return PodConn("timeout")
+            if port in OUTSIDE_LISTENERS.get(ip, set()):
+                return PodConn("ok", outside=ip, port=port)
+            try:
+                if _ip.ip_address(ip) in _ip.ip_network(INTERNET_NET) and port in (80, 443):
+                    return PodConn("ok", outside=ip, port=port)
+            except ValueError:
+                pass
+            return PodConn("refused" if ip in OUTSIDE_LISTENERS else "timeout")
+        tport = port
+        name, ns = app_of(pod) or (pod.get("metadata") or {}).get("name"), (pod.get("metadata") or {}).get("namespace")
+    if not policy_allows(store, src_pod, pod, pod_ip_of(pod), proto, tport):
+        return PodConn("timeout")
+    if pod_listener(store, pod, tport) is None:
+        return PodConn("refused")
+    if pod_has_sidecar(pod) and not via_envoy and peer_auth_mode(store, pod, tport) == "STRICT":
+        return PodConn("reset", pod=pod, port=tport, svc=name, ns=ns)
+    return PodConn("ok", pod=pod, port=tport, svc=name, ns=ns, via_envoy=via_envoy or pod_has_sidecar(pod))
+
+
+# --- the request counter Prometheus reports --------------------------------------------
+
+MESH_REQUESTS = "mesh-requests.json"
+
+
+def count_mesh_request(sdir, dst_ns, dst_svc, code, src="unknown"):
+    """Count one request an Envoy saw (istio_requests_total's labels, a few of them)."""
+    if not sdir:
+        return
+    path = os.path.join(sdir, MESH_REQUESTS)
+    try:
+        fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        data = read_json(path, {}) or {}
+        key = "%s|%s.%s.svc.cluster.local|%s" % (src, dst_svc, dst_ns, code)
+        data[key] = int(data.get(key, 0)) + 1
+        atomic_write_json(path, data)
+    finally:
+        os.close(fd)
+
+
+def mesh_request_series(sdir):
+    data = read_json(os.path.join(sdir, MESH_REQUESTS), {}) if sdir else {}
+    out = []
+    for key, n in sorted((data or {}).items()):
+        src, dst, code = key.split("|")
+        out.append({"metric": {"__name__": "istio_requests_total", "destination_service": dst,
+                               "response_code": str(code), "source_workload": src, "reporter": "destination",
+                               "job": "kubernetes-pods"},
+                    "value": [round(time.time(), 3), str(n)]})
+    return out
+
+import sys as _sys
+
+POD_WORLD_DIR = "/.labprov-world"
+
+# ----------------------------------------------------------------------------- pod tools
+#
+# The network tools of a pod, run by the shims that the kubectl stand-in's `exec` puts on the
+# pod's PATH (`python3 -c 'import _kube; _kube.pod_tool(...)' NAME ARGS...`, with this file
+# copied into the pod so that its bytecode is cached across a probe loop; not logged in
+# calls.log: they are the pod's programs, not kubectl calls). Every answer comes from py "pod network" (DNS, Services,
+# NetworkPolicy, Istio), read from the cluster's objects at the moment of the call. Timeouts
+# take their real time (the tool's own timeout, or the resolver's, see pod_dns_timeout).
+
+def _pod_context():
+    sdir = os.environ.get("LABPROV_WORLD_STATE", "")
+    global WORLD_CONF
+    WORLD_CONF = os.path.join(POD_WORLD_DIR, "world.conf")
+    store = Store(sdir)
+    ns, _, name = os.environ.get("LABPROV_WORLD_POD", "").partition("/")
+    pod = store.get(POD_R, ns, name)
+    if pod is None:   # deleted while the command runs: its network is gone
+        _sys.stderr.write("labprov-world: pod %s/%s is gone\n" % (ns, name))
+        raise SystemExit(1)
+    return sdir, store, pod
+
+
+def _go_duration(s):
+    if s in (None, ""):
+        return 0.0
+    if not re.fullmatch(r"([0-9.]+(ns|us|µs|ms|s|m|h))+|0", s):
+        raise ValueError('time: invalid duration "%s"' % s)
+    total = 0.0
+    for num, unit in re.findall(r"([0-9.]+)(ns|us|µs|ms|s|m|h)", s):
+        total += float(num) * {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
+    return total
+
+
+def tool_agnhost(args):
+    """agnhost connect HOST:PORT [--timeout D] [--protocol tcp] (kubernetes test/images/agnhost/
+    connect/connect.go): exit 0 when connected; else one line on stderr, exit 1:
+    "UNKNOWN: <err>" (bad host:port), "DNS: lookup X on 10.96.0.10:53: no such host" (Go's
+    resolver), "TIMEOUT", "REFUSED", "OTHER: <err>". --timeout 0 (the default) means the
+    OS's connect timeout; the stand-in then waits 30 s. Other agnhost subcommands are not
+    modelled (exit 1, saying so)."""
+    if not args or args[0] != "connect":
+        _sys.stderr.write("labprov-world: agnhost %s is not modelled by the lab-world stand-in\n" % (args[0] if args else ""))
+        return 1
+    timeout, proto, dest = "0s", "tcp", []
+    i = 1
+    while i < len(args):
+        a = args[i]
+        if a.startswith("--timeout") or a.startswith("--protocol"):
+            k, eq, v = a.partition("=")
+            if not eq:
+                i += 1
+                v = args[i] if i < len(args) else ""
+            if k == "--timeout":
+                timeout = v
+            else:
+                proto = v
+        elif a.startswith("-"):
+            _sys.stderr.write('Error: unknown flag: %s\n' % a)
+            return 1
+        else:
+            dest.append(a)
+        i += 1
+    if len(dest) != 1:
+        _sys.stderr.write("Error: accepts 1 arg(s), received %d\n" % len(dest))
+        return 1
+    try:
+        tmo = _go_duration(timeout)
+    except ValueError as e:
+        _sys.stderr.write('Error: invalid argument "%s" for "--timeout" flag: %s\n' % (timeout, e))
+        return 1
+    if proto not in ("", "tcp"):
+        if proto in ("udp", "sctp"):
+            _sys.stderr.write("labprov-world: agnhost connect --protocol=%s is not modelled\n" % proto)
+        else:
+            _sys.stderr.write("Unsupported protocol\n%s" % proto)
+        return 1
+    host, sep, port_s = dest[0].rpartition(":")
+    if not sep or not port_s.isdigit():
+        _sys.stderr.write("UNKNOWN: address %s: missing port in address\n" % dest[0])
+        return 1
+    sdir, store, pod = _pod_context()
+    st, _fq, ips = pod_resolve(store, pod, host)
+    if st == "timeout":
+        time.sleep(pod_dns_timeout())
+        _sys.stderr.write("DNS: lookup %s on %s:53: read udp %s:%d->%s:53: i/o timeout\n"
+                         % (host, KUBE_DNS_IP, pod_ip_of(pod), 40000 + os.getpid() % 20000, KUBE_DNS_IP))
+        return 1
+    if st != "ok":
+        _sys.stderr.write("DNS: lookup %s on %s:53: %s\n" % (host, KUBE_DNS_IP,
+                                                          "no such host" if st == "nxdomain" else "server misbehaving"))
+        return 1
+    c = pod_connect(store, pod, ips[0], int(port_s))
+    if c.state == "envoy":   # connected to the local Envoy
+        return 0
+    if c.state == "timeout":
+        time.sleep(tmo if tmo > 0 else 30.0)
+        _sys.stderr.write("TIMEOUT\n")
+        return 1
+    if c.state == "refused":
+        _sys.stderr.write("REFUSED\n")
+        return 1
+    return 0
+
+
+CURL_VALUE = {"-o", "--output", "-w", "--write-out", "-m", "--max-time", "--connect-timeout", "-H", "--header",
+              "-X", "--request", "-A", "--user-agent", "-d", "--data", "--resolve", "-e", "--referer"}
+CURL_BOOL = {"-s", "--silent", "-S", "--show-error", "-f", "--fail", "-I", "--head", "-v", "--verbose", "-L",
+             "--location", "-k", "--insecure", "-i", "--include", "--http1.1", "-4", "--ipv4", "-q"}
+
+
+def _ms(t):
+    return int(t * 1000)
+
+
+def tool_curl(args):
+    """curl 8.x, a subset: -s -S -f -I -i -L -k -v -o FILE -w FMT (%{http_code}, %{response_code},
+    %{remote_ip}, \\n) -m/--max-time S --connect-timeout S -H 'K: V' -X M, one http:// URL
+    (curl's man page, "EXIT CODES", and its error strings): 6 "Could not resolve host: H",
+    7 "Failed to connect to H port P after N ms: Couldn't connect to server", 28 "Connection
+    timed out after N milliseconds" / "Resolving timed out after N milliseconds", 56 "Recv
+    failure: Connection reset by peer", 52 "Empty reply from server", 22 with -f on HTTP >= 400 ("The requested URL returned
+    error: 404"), 3 a malformed URL, 2 an unknown option ("curl: option --x: is unknown" and
+    "curl: try 'curl --help' or 'curl --manual' for more information"). Errors print
+    "curl: (N) MESSAGE" on stderr unless -s without -S; -w is written also on failure
+    (http_code 000). Without --connect-timeout curl waits 300 s to connect (capped at 30 s
+    here). https:// is not modelled (exit 1, saying so)."""
+    import urllib.parse
+    opts, urls = {}, []
+    headers = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in CURL_VALUE or (a.startswith("--") and a.partition("=")[0] in CURL_VALUE and "=" in a):
+            k, eq, v = a.partition("=")
+            if not eq:
+                i += 1
+                if i >= len(args):
+                    _sys.stderr.write("curl: option %s: requires parameter\ncurl: try 'curl --help' or 'curl --manual' "
+                                     "for more information\n" % a)
+                    return 2
+                v = args[i]
+            k = {"--output": "-o", "--write-out": "-w", "--max-time": "-m", "--header": "-H", "--request": "-X"}.get(k, k)
+            if k == "-H":
+                headers.append(v)
+            else:
+                opts[k] = v
+        elif a[:2] in CURL_VALUE and len(a) > 2 and not a.startswith("--"):
+            k, v = a[:2], a[2:]   # -o/dev/null, -m5: a short option's value may be attached
+            if k == "-H":
+                headers.append(v)
+            else:
+                opts[k] = v
+        elif a.startswith("-") and not a.startswith("--") and len(a) > 2 and all(("-" + ch) in CURL_BOOL for ch in a[1:]):
+            for ch in a[1:]:
+                opts["-" + ch] = True
+        elif a in CURL_BOOL:
+            opts[{"--silent": "-s", "--show-error": "-S", "--fail": "-f", "--head": "-I", "--include": "-i",
+                  "--location": "-L", "--insecure": "-k", "--verbose": "-v"}.get(a, a)] = True
+        elif a.startswith("-") and a != "-":
+            _sys.stderr.write("curl: option %s: is unknown\ncurl: try 'curl --help' or 'curl --manual' for more "
+                             "information\n" % a)
+            return 2
+        else:
+            urls.append(a)
+        i += 1
+    silent, show = opts.get("-s"), opts.get("-S")
+    wfmt = opts.get("-w")
+
+    def finish(code, msg, http="000", body=b"", head=b"", ip=""):
+        if code == 0 or (code == 22 and body is not None):
+            data = (head if (opts.get("-i") or opts.get("-I")) else b"") + (b"" if opts.get("-I") else body)
+            if code == 0:
+                if opts.get("-o"):
+                    with open(opts["-o"], "wb") as f:
+                        f.write(data)
+                else:
+                    _sys.stdout.buffer.write(data)
+        if wfmt is not None:
+            w = wfmt.replace("%{http_code}", http).replace("%{response_code}", http).replace("%{remote_ip}", ip)
+            w = w.replace("\\n", "\n").replace("\\t", "\t")
+            _sys.stdout.write(w)
+        _sys.stdout.flush()
+        if code and (not silent or show):
+            _sys.stderr.write("curl: (%d) %s\n" % (code, msg))
+        return code
+
+    if not urls:
+        _sys.stderr.write("curl: no URL specified\ncurl: try 'curl --help' or 'curl --manual' for more information\n")
+        return 2
+    url = urls[0]
+    if "://" not in url:
+        url = "http://" + url
+    u = urllib.parse.urlsplit(url)
+    if u.scheme == "https":
+        _sys.stderr.write("labprov-world: curl https:// is not modelled by the lab-world stand-in\n")
+        return 1
+    if u.scheme != "http" or not u.hostname:
+        return finish(3, "URL rejected: Malformed input to a URL function" if u.scheme == "http"
+                      else 'Protocol "%s" not supported' % u.scheme)
+    try:
+        max_time = float(opts["-m"]) if "-m" in opts else None
+        ctimeout = float(opts["--connect-timeout"]) if "--connect-timeout" in opts else None
+    except ValueError:
+        _sys.stderr.write("curl: option: expected a proper numerical parameter\n")
+        return 2
+    sdir, store, pod = _pod_context()
+    start = time.time()
+    hdrs = {}
+    for h in headers:
+        k, _, v = h.partition(":")
+        hdrs[k.strip()] = v.strip()
+    for _hop in range(51):   # -L: curl's default --max-redirs is 50
+        host, port = u.hostname, u.port or 80
+        st, _fq, ips = pod_resolve(store, pod, host)
+        if st == "timeout":
+            wait = pod_dns_timeout()
+            limit = min(x for x in (max_time, ctimeout, wait) if x is not None)
+            time.sleep(limit)
+            if limit < wait:
+                return finish(28, "Resolving timed out after %d milliseconds" % _ms(time.time() - start))
+            return finish(6, "Could not resolve host: %s" % host)
+        if st != "ok":
+            return finish(6, "Could not resolve host: %s" % host)
+        rh = _CaseHeaders(hdrs)
+        if rh.get("Host") is None:
+            rh["Host"] = u.netloc
+        path = (u.path or "/") + ("?" + u.query if u.query else "")
+        method = opts.get("-X") or ("HEAD" if opts.get("-I") else "GET")
+        req = Req(method, path, rh, store=store, sdir=sdir)
+        c = pod_connect(store, pod, ips[0], port, req=req)
+        if c.state == "timeout":
+            limit = min(x for x in (max_time, ctimeout, 30.0) if x is not None)
+            time.sleep(limit)
+            if max_time is not None and max_time <= (ctimeout or 300):
+                return finish(28, "Connection timed out after %d milliseconds" % _ms(time.time() - start))
+            return finish(28, "Failed to connect to %s port %d after %d ms: Timeout was reached"
+                          % (host, port, _ms(time.time() - start)))
+        if c.state == "refused":
+            return finish(7, "Failed to connect to %s port %d after %d ms: Couldn't connect to server"
+                          % (host, port, _ms(time.time() - start) + 1), ip=ips[0])
+        if c.state == "reset":
+            return finish(56, "Recv failure: Connection reset by peer", ip=ips[0])
+        if c.state == "envoy":
+            limit = min(x for x in (max_time, c.delay) if x is not None)
+            time.sleep(limit)
+            if limit < c.delay:
+                return finish(28, "Operation timed out after %d milliseconds with 0 bytes received"
+                              % _ms(time.time() - start), ip=ips[0])
+            if c.resp is None:
+                return finish(52, "Empty reply from server", ip=ips[0])
+            count_mesh_request(sdir, c.ns, c.svc, 503, src=app_of(pod) or "unknown")
+            resp = c.resp
+        elif c.outside:
+            if port not in (80, 443):
+                return finish(52, "Empty reply from server", ip=ips[0])
+            resp = Resp(200, "<html><body>lab-world outside host %s</body></html>\n" % c.outside)
+        else:
+            resp = pod_answer(store, c.ns, c.svc, c.pod, c.port, req, sdir)
+            if resp is None:
+                return finish(56, "Recv failure: Connection reset by peer", ip=ips[0])
+            if c.via_envoy and not is_gateway(c.pod):
+                resp.server = resp.server or "envoy"
+                count_mesh_request(sdir, c.ns, c.svc, resp.status, src=app_of(pod) or "unknown")
+        loc = dict((k.lower(), v) for k, v in resp.headers).get("location")
+        if not (opts.get("-L") and resp.status in (301, 302, 303, 307, 308) and loc):
+            break
+        u = urllib.parse.urlsplit(urllib.parse.urljoin(u.geturl(), loc))
+        hdrs.pop("Host", None)
+    reason = {200: "OK", 301: "Moved Permanently", 302: "Found", 404: "Not Found", 503: "Service Unavailable"}.get(resp.status, "")
+    head = ["HTTP/1.1 %d %s" % (resp.status, reason), "content-type: %s" % resp.ctype,
+            "content-length: %d" % len(resp.body)]
+    if resp.server:
+        head.append("server: %s" % resp.server)
+    head += ["%s: %s" % (k, v) for k, v in resp.headers]
+    head_b = ("\r\n".join(head) + "\r\n\r\n").encode()
+    if opts.get("-f") and resp.status >= 400:
+        return finish(22, "The requested URL returned error: %d" % resp.status, http=str(resp.status), body=None, ip=ips[0])
+    return finish(0, "", http=str(resp.status), body=resp.body, head=head_b, ip=ips[0])
+
+
+class _CaseHeaders(dict):
+    """HTTP header lookup ignoring case, as http.server's message object does."""
+
+    def get(self, k, default=None):
+        for key, v in self.items():
+            if key.lower() == str(k).lower():
+                return v
+        return default
+
+
+def tool_wget(args):
+    """busybox wget, a subset: -q, -O FILE|-, -T SEC, -S, --spider, one http:// URL. busybox
+    messages: "wget: bad address 'H'" (resolution failed, exit 1), "wget: can't connect to
+    remote host (IP): Connection refused" (exit 1), "wget: download timed out" (exit 1, after -T,
+    default 900 s, capped at 30 s), "wget: server returned error: HTTP/1.1 404 Not Found" (exit 1),
+    "wget: error getting response: Connection reset by peer" (exit 1). Without -O the body goes to
+    a file named after the URL (index.html for "/")."""
+    import urllib.parse
+    quiet, outf, tmo, url, spider = False, None, None, None, False
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "-q":
+            quiet = True
+        elif a in ("-O", "-T"):
+            i += 1
+            v = args[i] if i < len(args) else ""
+            if a == "-O":
+                outf = v
+            else:
+                tmo = float(v or 0)
+        elif a.startswith("-O") and len(a) > 2:
+            outf = a[2:]
+        elif a.startswith("-T") and len(a) > 2:
+            tmo = float(a[2:])
+        elif a == "-qO-":
+            quiet, outf = True, "-"
+        elif a.startswith("-q") and a[2:].startswith("O"):
+            quiet, outf = True, a[3:] or (args[i + 1] if i + 1 < len(args) else "")
+            if not a[3:]:
+                i += 1
+        elif a == "--spider":
+            spider = True
+        elif a == "-S":
+            pass
+        elif a.startswith("-"):
+            _sys.stderr.write("wget: unrecognized option '%s'\nBusyBox v1.37.0 (2024-09-26 21:31:42 UTC) multi-call "
+                             "binary.\n" % a)
+            return 1
+        else:
+            url = a
+        i += 1
+    if url is None:
+        _sys.stderr.write("BusyBox v1.37.0 (2024-09-26 21:31:42 UTC) multi-call binary.\n\nUsage: wget [-cqS] "
+                         "[--spider] [-O FILE] [-o LOGFILE] [--header STR] [-T SEC] URL...\n")
+        return 1
+    if "://" not in url:
+        url = "http://" + url
+    u = urllib.parse.urlsplit(url)
+    if u.scheme != "http":
+        _sys.stderr.write("wget: not an http or ftp url: %s\n" % url)
+        return 1
+    host, port = u.hostname or "", u.port or 80
+    sdir, store, pod = _pod_context()
+    if not quiet:
+        _sys.stderr.write("Connecting to %s (%s)\n" % (u.netloc, host))
+    st, _fq, ips = pod_resolve(store, pod, host)
+    if st == "timeout":
+        time.sleep(pod_dns_timeout())
+    if st != "ok":
+        _sys.stderr.write("wget: bad address '%s'\n" % u.netloc)
+        return 1
+    path = (u.path or "/") + ("?" + u.query if u.query else "")
+    req = Req("GET", path, _CaseHeaders({"Host": u.netloc}), store=store, sdir=sdir)
+    c = pod_connect(store, pod, ips[0], port, req=req)
+    if c.state == "timeout":
+        time.sleep(min(tmo if tmo else 900.0, 30.0))
+        _sys.stderr.write("wget: download timed out\n")
+        return 1
+    if c.state == "refused":
+        _sys.stderr.write("wget: can't connect to remote host (%s): Connection refused\n" % ips[0])
+        return 1
+    if c.state == "reset":
+        _sys.stderr.write("wget: error getting response: Connection reset by peer\n")
+        return 1
+    if c.state == "envoy":
+        time.sleep(min(c.delay, tmo or 900.0))
+        if c.resp is None:
+            _sys.stderr.write("wget: error getting response: Connection reset by peer\n")
+            return 1
+        resp = c.resp
+    elif c.outside:
+        resp = Resp(200, "<html><body>lab-world outside host %s</body></html>\n" % c.outside)
+    else:
+        resp = pod_answer(store, c.ns, c.svc, c.pod, c.port, req, sdir)
+        if resp is None:
+            _sys.stderr.write("wget: error getting response: Connection reset by peer\n")
+            return 1
+        if c.via_envoy and not is_gateway(c.pod):
+            count_mesh_request(sdir, c.ns, c.svc, resp.status, src=app_of(pod) or "unknown")
+    if resp.status >= 400:
+        reason = {404: "Not Found", 503: "Service Unavailable"}.get(resp.status, "")
+        _sys.stderr.write("wget: server returned error: HTTP/1.1 %d %s\n" % (resp.status, reason))
+        return 1
+    if spider:
+        return 0
+    if outf == "-":
+        _sys.stdout.buffer.write(resp.body)
+        _sys.stdout.flush()
+    else:
+        name = outf or (os.path.basename(u.path) or "index.html")
+        with open(name, "wb") as f:
+            f.write(resp.body)
+        if not quiet:
+            _sys.stderr.write("saving to '%s'\n%s 100%% |********************************| %d  0:00:00 ETA\n'%s' saved\n"
+                             % (name, name[:18], len(resp.body), name))
+    return 0
+
+
+def tool_nslookup(args, image_flavour="busybox"):
+    """nslookup NAME [SERVER]: busybox's output ("Server:\\t\\t10.96.0.10", "Address:\\t10.96.0.10:53",
+    then "Name:\\tFQDN" / "Address: IP"; "** server can't find NAME: NXDOMAIN" exit 1;
+    ";; connection timed out; no servers could be reached" exit 1 when CoreDNS cannot be
+    reached, after the resolver's timeout). bind's nslookup (agnhost's bind-tools) prints
+    "Address:\\t10.96.0.10#53" and "** server can't find NAME: NXDOMAIN" likewise."""
+    names = [a for a in args if not a.startswith("-")]
+    if not names:
+        _sys.stderr.write("labprov-world: interactive nslookup is not modelled by the lab-world stand-in\n")
+        return 1
+    name = names[0]
+    sdir, store, pod = _pod_context()
+    st, fq, ips = pod_resolve(store, pod, name)
+    sep = "#" if image_flavour == "bind" else ":"
+    if st == "timeout":
+        time.sleep(pod_dns_timeout())
+        _sys.stdout.write(";; connection timed out; no servers could be reached\n\n")
+        return 1
+    _sys.stdout.write("Server:\t\t%s\nAddress:\t%s%s53\n\n" % (KUBE_DNS_IP, KUBE_DNS_IP, sep))
+    if st != "ok":
+        _sys.stdout.write("** server can't find %s: %s\n\n" % (name, "NXDOMAIN" if st == "nxdomain" else "SERVFAIL"))
+        return 1
+    for ip in ips:
+        _sys.stdout.write("Name:\t%s\nAddress: %s\n\n" % (fq, ip))
+    return 0
+
+
+def tool_getent(args):
+    """getent hosts|ahosts|ahostsv4 NAME...: "IP<pad to 15> NAME" per key, exit 2 when a key is not
+    found (man getent(1)); other databases: exit 1 ("Unknown database")."""
+    if not args:
+        _sys.stderr.write("getent: wrong number of arguments\n")
+        return 1
+    db, keys = args[0], args[1:]
+    if db not in ("hosts", "ahosts", "ahostsv4"):
+        _sys.stderr.write("Unknown database: %s\n" % db)
+        return 1
+    sdir, store, pod = _pod_context()
+    code = 0
+    for k in keys:
+        st, fq, ips = pod_resolve(store, pod, k)
+        if st == "timeout":
+            time.sleep(pod_dns_timeout())
+        if st != "ok":
+            code = 2
+            continue
+        for ip in ips[:1] if db == "hosts" else ips:
+            if db == "hosts":
+                _sys.stdout.write("%-15s %s\n" % (ip, fq))
+            else:
+                _sys.stdout.write("%-15s STREAM %s\n%-15s DGRAM  \n%-15s RAW    \n" % (ip, fq, ip, ip))
+    return code
+
+
+def pod_tool(argv):
+    name, args = (argv[0], argv[1:]) if argv else ("", [])
+    try:
+        if name == "agnhost":
+            return tool_agnhost(args)
+        if name == "curl":
+            return tool_curl(args)
+        if name == "wget":
+            return tool_wget(args)
+        if name == "nslookup":
+            return tool_nslookup(args, "bind" if os.path.exists("/agnhost") else "busybox")
+        if name == "getent":
+            return tool_getent(args)
+    except BrokenPipeError:
+        return 141
+    _sys.stderr.write("labprov-world: no pod tool %r\n" % name)
+    return 127
+
+

@@ -9,7 +9,9 @@
 # Docker's apt repository. It then walks the Docker install the lab guide describes and checks each
 # step's output and exit code, then what apt does with a repository it cannot fetch or verify, and
 # that the call log fails loudly. Afterwards it checks, from outside, that nothing leaked to the
-# machine (tools, /etc/group, /etc/apt, state dirs, the user).
+# machine (tools, /etc/group, /etc/apt, state dirs, the user). Last, `kubectl exec` probes from pods
+# (the kubectl build-mirror ships, a cluster made by the minikube stand-in's functions, Istio by the
+# istioctl stand-in): each behaviour with its positive control.
 # Prints "N passed, M failed" and exits non-zero if any check failed.
 # dpkg-query formats and the inner bash -c scripts are meant literally:
 # shellcheck disable=SC2016
@@ -435,6 +437,273 @@ has "$errf" "labprov-world: systemctl: cannot append to $log: [Errno 28] No spac
 run 125 apt-get update
 umount "$log"
 run 0 dpkg-query -W curl
+
+
+echo "== kubectl exec: probes from pods answer from the cluster's objects (_kube.py \"pod network\")"
+# A cluster made by the minikube stand-in's own functions (no docker daemon needed), the kubectl
+# that build-mirror ships (with its API schemas) in /usr/local/bin, Istio by the istioctl stand-in.
+UH=/home/$USER_NAME
+python3 - "$WORLD/build-mirror" /usr/local/bin/kubectl <<'EOF' || exit 1
+import importlib.machinery, importlib.util, os, sys
+sys.dont_write_bytecode = True
+loader = importlib.machinery.SourceFileLoader("build_mirror", sys.argv[1])
+bm = importlib.util.module_from_spec(importlib.util.spec_from_loader("build_mirror", loader))
+loader.exec_module(bm)
+with open(sys.argv[2], "wb") as f:
+    f.write(bm.inline("kubectl", "v1.37.1", schemas=bm.api_schemas()))
+os.chmod(sys.argv[2], 0o755)
+d = "/usr/local/share/labprov-selfcheck"
+for name, (data, _mode) in bm.istio_files("1.27.1", b"").items():
+    if name.startswith("samples/"):
+        os.makedirs(os.path.dirname(os.path.join(d, name)), exist_ok=True)
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(data)
+EOF
+as_user env HOME="$UH" python3 - /usr/lib/labprov-world/standins/minikube <<'EOF' || exit 1
+import importlib.machinery, importlib.util, os, sys
+sys.dont_write_bytecode = True
+src = sys.argv[1]
+sys.argv = ["minikube"]
+loader = importlib.machinery.SourceFileLoader("mk", src)
+mk = importlib.util.module_from_spec(importlib.util.spec_from_loader("mk", loader))
+loader.exec_module(mk)
+mp, sdir = mk.paths()
+os.makedirs(os.path.join(mp, "profiles", mk.PROFILE), exist_ok=True)
+cfg = mk.cluster_config(2, 4000, "v1.34.0", "cilium", {"storage-provisioner": True, "default-storageclass": True})
+mk._kube.atomic_write(os.path.join(mp, "ca.crt"), mk.FAKE_PEM)
+mk.write_profile_config(mp, cfg)
+mk._kube.save_cluster(sdir, {"Name": mk.PROFILE, "Host": "Running", "Kubelet": "Running", "APIServer": "Running",
+                             "Kubeconfig": "Configured", "Config": cfg, "Starts": []})
+mk.prepare_node(sdir, fresh=True, dns_broken=False)
+store = mk._kube.Store(sdir)
+mk.bootstrap_objects(store, cfg)
+mk._kube.commit(store)
+mk.update_kubeconfig(mp)
+EOF
+echo "pod_dns_timeout=1" >>/etc/labprov-world.conf
+kc() { as_user env HOME="$UH" /usr/local/bin/kubectl "$@"; }
+kx() { kc exec "$@"; }
+kapply() { kc apply -f - >/dev/null <<<"$1" || bad "kubectl apply failed: $1"; }
+SAMPLES=/usr/local/share/labprov-selfcheck/samples
+kapply 'apiVersion: v1
+kind: Namespace
+metadata: {name: np}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: other, labels: {team: blue}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: np, labels: {app: web}}
+spec: {containers: [{name: web, image: nginx, ports: [{containerPort: 80, name: http}]}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: np}
+spec: {selector: {app: web}, ports: [{port: 80, targetPort: http}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: np, labels: {access: allowed}}
+spec: {containers: [{name: a, image: "registry.k8s.io/e2e-test-images/agnhost:2.53", command: [/agnhost, pause]}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b, namespace: np}
+spec: {containers: [{name: b, image: "registry.k8s.io/e2e-test-images/agnhost:2.53", command: [/agnhost, pause]}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: o, namespace: other}
+spec: {containers: [{name: o, image: "registry.k8s.io/e2e-test-images/agnhost:2.53", command: [/agnhost, pause]}]}'
+connect() { kx -n "$1" "$2" -- /agnhost connect "$3" --timeout=1s; }
+# probes NS POD TARGET...: one exec for several targets (each exec is a kubectl start), one line
+# each: "TARGET EXIT WORD", WORD = what agnhost connect printed before its first ':'.
+probes() {
+	local ns=$1 pod=$2
+	shift 2
+	kx -n "$ns" "$pod" -- sh -c 'for t; do /agnhost connect "$t" --timeout=1s 2>/tmp/e; printf "%s %s %s\n" "$t" "$?" "$(cut -d: -f1 /tmp/e)"; done' sh "$@"
+}
+
+echo "-- exec itself"
+run 0 connect np b web:80
+run 0 probes np b web.np.svc.cluster.local:80 web.np:80 web:81 nothere:80
+same "$out" $'web.np.svc.cluster.local:80 0 \nweb.np:80 0 \nweb:81 1 REFUSED\nnothere:80 1 DNS'
+run 1 kx -n np nope -- /agnhost connect web:80
+same "$errf" 'Error from server (NotFound): pods "nope" not found'
+run 1 kx -n np b /agnhost connect web:80
+has "$errf" "error: exec [POD] [COMMAND] is not supported anymore. Use exec [POD] -- [COMMAND] instead"
+run 1 kx -n np b -c x -- true
+same "$errf" "error: container x not found in pod b"
+run 1 kx -n np b -- wget -qO- web
+has "$errf" 'exec: "wget": executable file not found in $PATH: unknown'
+run 0 kx -n np b -- sh -c 'for i in 1 2 3; do curl -s -o /dev/null -w "%{http_code} " web; done; hostname'
+same "$out" "200 200 200 b"
+run 3 kx -n np b -- sh -c 'exit 3'
+same "$errf" "command terminated with exit code 3"
+run 1 connect np b nothere:80
+has "$errf" "DNS: lookup nothere on 10.96.0.10:53: no such host"
+run 6 kx -n np b -- curl -sS http://nothere/
+has "$errf" "curl: (6) Could not resolve host: nothere"
+
+echo "-- NetworkPolicy: deny-all ingress (positive control above: b reaches web)"
+kapply 'apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny, namespace: np}
+spec: {podSelector: {}, policyTypes: [Ingress]}'
+run 1 connect np b web:80
+same "$errf" $'TIMEOUT\ncommand terminated with exit code 1'
+run 28 kx -n np b -- curl -sS -m 1 http://web/
+has "$errf" "curl: (28) Connection timed out after"
+echo "netpol=off" >>/etc/labprov-world.conf
+run 0 connect np b web:80
+sed -i '/^netpol=off$/d' /etc/labprov-world.conf
+run 1 connect np b web:80
+
+echo "-- allow from labels (podSelector), from a namespace (kubernetes.io/metadata.name), named port"
+kapply 'apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow, namespace: np}
+spec:
+  podSelector: {matchExpressions: [{key: app, operator: In, values: [web]}]}
+  ingress:
+  - from: [{podSelector: {matchLabels: {access: allowed}}}]
+  - from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: other}}}]
+    ports: [{port: http}]'
+run 0 probes np a web:80 web:81
+same "$out" $'web:80 0 \nweb:81 1 REFUSED'
+run 0 probes np b web:80
+same "$out" "web:80 1 TIMEOUT"
+run 0 connect other o web.np:80
+kc delete netpol -n np allow >/dev/null
+run 1 connect other o web.np:80
+
+echo "-- egress: ipBlock with except, DNS only when UDP 53 to kube-dns is allowed"
+kc delete netpol -n np deny >/dev/null
+kapply 'apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: egress, namespace: np}
+spec:
+  podSelector: {matchLabels: {access: allowed}}
+  policyTypes: [Egress]
+  egress:
+  - to: [{ipBlock: {cidr: 192.168.49.0/24, except: [192.168.49.2/32]}}]
+  - to: [{namespaceSelector: {}}]
+    ports: [{protocol: UDP, port: 53}]'
+run 0 kx -n np a -- nslookup web
+has "$out" "Name:	web.np.svc.cluster.local"
+run 0 probes np a web:80 host.minikube.internal:22 192.168.49.1:80 192.168.49.2:8443
+same "$out" $'web:80 1 TIMEOUT\nhost.minikube.internal:22 0 \n192.168.49.1:80 1 REFUSED\n192.168.49.2:8443 1 TIMEOUT'
+run 0 connect np b 192.168.49.2:8443
+kc delete netpol -n np egress >/dev/null
+kapply 'apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: egress, namespace: np}
+spec:
+  podSelector: {matchLabels: {access: allowed}}
+  egress: [{to: [{ipBlock: {cidr: 192.168.49.0/24}}]}]'
+run 1 kx -n np a -- nslookup web
+has "$out" ";; connection timed out; no servers could be reached"
+run 0 kx -n np b -- nslookup web
+
+echo "-- node DNS broken: pods still resolve cluster names, not outside ones (CoreDNS forwards to the node)"
+run 0 kx -n np b -- nslookup example.com
+has "$out" "Name:	example.com"
+nodeconf=$UH/.minikube/standin/node/etc/resolv.conf
+cp "$nodeconf" "$scratch/resolv.good"
+echo "nameserver 10.0.0.10" >"$nodeconf" # what `start --dns-broken` gives the node
+run 1 kx -n np b -- nslookup example.com
+has "$out" "** server can't find example.com: SERVFAIL"
+run 0 kx -n np b -- nslookup web
+cat "$scratch/resolv.good" >"$nodeconf"
+
+echo "-- kubectl run: a Running pod with an address, at once; delete removes it"
+run 0 kc run -n np probe --image=registry.k8s.io/e2e-test-images/agnhost:2.53 -l app.kubernetes.io/managed-by=labprov -- pause
+run 0 kc get pod -n np probe -o 'jsonpath={.status.phase} {.status.podIP} {.metadata.labels}'
+has "$out" 'Running 10.244.0.'
+has "$out" '"app.kubernetes.io/managed-by":"labprov"'
+run 0 connect np probe web:80
+run 0 kc delete pod -n np probe
+run 1 kx -n np probe -- true
+
+echo "-- Istio: sidecars, mTLS, weights, gateway, Prometheus"
+run 0 as_user env HOME="$UH" PATH="/usr/local/bin:/usr/bin:/bin" python3 /usr/lib/labprov-world/standins/istioctl install --set profile=demo -y
+kc label ns default istio-injection=enabled >/dev/null
+kc apply -f "$SAMPLES/bookinfo/platform/kube/bookinfo.yaml" -f "$SAMPLES/bookinfo/networking/bookinfo-gateway.yaml" \
+	-f "$SAMPLES/bookinfo/networking/destination-rule-all.yaml" -f "$SAMPLES/curl/curl.yaml" -f "$SAMPLES/addons/prometheus.yaml" >/dev/null
+kapply 'apiVersion: v1
+kind: Namespace
+metadata: {name: legacy}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: legacy, namespace: legacy}
+spec: {containers: [{name: legacy, image: curlimages/curl, command: [sleep, "3600"]}]}'
+run 0 kc get pod -l app=curl -o 'jsonpath={.items[0].spec.initContainers[*].name}'
+same "$out" "istio-proxy"
+run 0 kc get pod -n legacy legacy -o 'jsonpath={.spec.initContainers[*].name}'
+same "$out" ""
+prom() { kx -n legacy legacy -- curl -s "prometheus.istio-system:9090/api/v1/query?query=istio_requests_total"; }
+run 0 prom
+has "$out" '"result":[]'
+run 0 kx -n legacy legacy -- curl -sS -o /dev/null -w '%{http_code}' productpage.default:9080/productpage
+same "$out" "200"
+kapply 'apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: istio-system}
+spec: {mtls: {mode: STRICT}}'
+run 56 kx -n legacy legacy -- curl -sS -o /dev/null -w '%{http_code}' productpage.default:9080/productpage
+same "$out" "000"
+has "$errf" "curl: (56) Recv failure: Connection reset by peer"
+run 0 kx -n legacy legacy -- /bin/sh -c 'true' # a shell, not /agnhost: curl image
+run 0 kx deploy/curl -- curl -sS -o /dev/null -w '%{http_code}' productpage:9080/productpage
+same "$out" "200"
+# a Service without endpoints: refused for a pod without sidecar, Envoy's 503 for one with
+kapply 'apiVersion: v1
+kind: Service
+metadata: {name: empty, namespace: default}
+spec: {selector: {app: nothing}, ports: [{port: 80, name: http}]}'
+run 7 kx -n legacy legacy -- curl -sS -o /dev/null -w '%{http_code}' empty.default
+run 0 kx deploy/curl -- curl -sS -w ' %{http_code}' empty
+same "$out" "no healthy upstream 503"
+kapply 'apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: istio-system}
+spec: {mtls: {mode: PERMISSIVE}}'
+run 0 kx -n legacy legacy -- curl -sS -o /dev/null -w '%{http_code}' productpage.default:9080/productpage
+run 0 kx -n legacy legacy -- curl -sS -o /dev/null -w '%{http_code}' istio-ingressgateway.istio-system/productpage
+same "$out" "200"
+run 0 kx -n legacy legacy -- curl -sS -o /dev/null -w '%{http_code}' istio-ingressgateway.istio-system/nothing
+same "$out" "404"
+run 0 prom
+has "$out" '"destination_service":"productpage.default.svc.cluster.local"'
+# weights: N requests from a pod in the mesh, counted by the stars productpage shows
+split() {
+	kapply "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews]
+  http: [{route: [{destination: {host: reviews, subset: v1}, weight: $1}, {destination: {host: reviews, subset: v2}, weight: $2}, {destination: {host: reviews, subset: v3}, weight: $3}]}]"
+	kx deploy/curl -c curl -- sh -c "for i in \$(seq $4); do curl -s productpage:9080/productpage | grep -o 'text-[a-z]*-500' | head -1 | grep . || echo v1; done" |
+		sed 's/text-black-500/v2/; s/text-red-500/v3/' | sort | uniq -c | awk '{printf "%s=%s ", $2, $1}'
+}
+# 90/5/5 over 40: v1 >= 28 fails with probability ~1e-4 (binomial); 0/50/50 over 16: no v1 at
+# all, and both v2 and v3 seen (each missed with probability 2^-16).
+s1=$(split 90 5 5 40)
+v1=$(sed -n 's/.*v1=\([0-9]*\).*/\1/p' <<<"$s1")
+if ((${v1:-0} >= 28)); then ok "  90/5/5 over 40 requests: $s1"; else bad "  90/5/5 over 40 requests: $s1"; fi
+s2=$(split 0 50 50 16)
+if [[ $s2 != *v1=* && $s2 == *v2=* && $s2 == *v3=* ]]; then ok "  0/50/50 over 16 requests: $s2"; else bad "  0/50/50 over 16 requests: $s2"; fi
+run 0 kx -n legacy legacy -- curl -s -o /dev/null -w '%{http_code}' prometheus.istio-system:9090/
+same "$out" "302"
+run 0 kx -n legacy legacy -- curl -sL -o/dev/null -w '%{http_code}' prometheus.istio-system:9090/
+same "$out" "200"
+run 0 kx -n legacy legacy -- sh -c 'echo a b | awk "{print \$2}"'
+same "$out" "b"
+kc -n istio-system scale deploy prometheus --replicas=0 >/dev/null
+run 7 prom
 
 echo "$pass passed, $fail failed"
 ((fail == 0))
