@@ -270,6 +270,14 @@ async fn run_host(sh: &Shared, host: &Host) -> HostResult {
             Ok(l) => {
                 let seen = plan.data.get("lock_gen").map_or("0", |g| g.trim());
                 if l.waited || l.generation != seen {
+                    // The other run may have changed the user's groups (docker): this
+                    // login predates that, so check from a fresh one (the lock's channel
+                    // stays on the old one).
+                    if let Err(e) = transport.relogin().await {
+                        report.unreachable(&host.name, &e);
+                        transport.close().await;
+                        return HostResult::Failed;
+                    }
                     match check(sh, host, &transport).await {
                         Some(p) => plan = p,
                         None => {
