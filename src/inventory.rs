@@ -23,6 +23,12 @@ pub fn read_roster(path: &Path) -> Result<Vec<Host>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::Usage {
         message: format!("--hosts-file {}: {e}", path.display()),
     })?;
+    parse_roster(path, &text)
+}
+
+/// A roster's text (read from `path`, which errors name) as hosts.
+pub fn parse_roster(path: &Path, text: &str) -> Result<Vec<Host>> {
+    let text = text.to_string();
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
