@@ -58,6 +58,51 @@ fn thirty_hosts_from_a_csv_roster_converge_in_three_runs_in_a_row() {
     );
     assert!(!bastion.contains("MaxStartups"), "no handshake was dropped");
 
+    // `verify` of the class: one SSH connection per host (the read and the probes are two
+    // channels on it), and one login on the bastion.
+    let hosts: Vec<String> = (1..=30).map(|k| format!("h{k}")).collect();
+    let before: std::collections::BTreeMap<String, (usize, usize)> =
+        std::iter::once("bastion".to_string())
+            .chain(hosts.iter().cloned())
+            .map(|h| {
+                let c = world.ssh_counts(&h);
+                (h, c)
+            })
+            .collect();
+    let started = std::time::Instant::now();
+    let run = world.labprov(&[
+        "verify",
+        "docker-usable",
+        "node-dns",
+        "hello-node",
+        "--hosts-file",
+        roster,
+    ]);
+    eprintln!(
+        "verify docker-usable node-dns hello-node on 30 hosts: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(run.code, 0, "{}", run.explain());
+    for h in &hosts {
+        let kinds: Vec<&str> = run
+            .events
+            .iter()
+            .filter(|e| e["type"] == "check" && e["host"] == h.as_str())
+            .map(|e| e["kind"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(kinds, ["pass", "pass", "pass"], "{h}: {}", run.explain());
+        let (logins, channels) = world.ssh_counts(h);
+        let (l0, c0) = before[h];
+        assert_eq!(logins - l0, 1, "{h}: one SSH connection");
+        assert_eq!(
+            channels - c0,
+            2,
+            "{h}: the read and the probes, two round trips"
+        );
+    }
+    let (logins, _) = world.ssh_counts("bastion");
+    assert_eq!(logins - before["bastion"].0, 1, "one login on the bastion");
+
     // Positive control: a burst of handshakes that stay unauthenticated does get dropped, and
     // sshd says so in the words the check above looks for.
     let addr = format!("10.210.{}.2:22", world.id);

@@ -41,7 +41,8 @@ pub struct ChiSquare {
 /// fewer than two categories have weight (nothing to test) or nothing was observed.
 pub fn chi_square(observed: &[u64], weights: &[u32]) -> Option<ChiSquare> {
     let total: u64 = observed.iter().sum();
-    let wsum: u32 = weights.iter().sum();
+    // Weights come from the host's answer: summed wide, so no answer can overflow them.
+    let wsum: u64 = weights.iter().map(|w| u64::from(*w)).sum();
     let live: Vec<(u64, f64)> = observed
         .iter()
         .zip(weights)
