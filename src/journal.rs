@@ -30,7 +30,7 @@ pub struct Journal {
     pub hosts: BTreeMap<String, HostEntry>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct HostEntry {
     pub failed: bool,
     /// Some step of the host was interrupted: it did not converge either.
@@ -63,6 +63,7 @@ fn last_path() -> PathBuf {
     dir().join("last-run.json")
 }
 
+/// The journal of a run that changes or checks hosts: one entry per step outcome.
 pub fn build(
     run: &str,
     command: &str,
@@ -71,30 +72,8 @@ pub fn build(
     outcomes: &[Outcome],
     interrupted: Option<&str>,
 ) -> Journal {
-    let mut map: BTreeMap<String, HostEntry> = hosts
-        .iter()
-        .map(|h| {
-            (
-                h.clone(),
-                HostEntry {
-                    failed: false,
-                    interrupted: false,
-                    steps: Vec::new(),
-                },
-            )
-        })
-        .collect();
-    for o in outcomes {
-        let entry = map
-            .entry(o.host().to_string())
-            .or_insert_with(|| HostEntry {
-                failed: false,
-                interrupted: false,
-                steps: Vec::new(),
-            });
-        entry.failed |= o.kind() == Kind::Failed;
-        entry.interrupted |= o.kind() == Kind::Interrupted;
-        entry.steps.push(StepEntry {
+    let rows = outcomes.iter().map(|o| {
+        let entry = StepEntry {
             step: o.step().to_string(),
             outcome: serde_json::to_value(o.kind())
                 .ok()
@@ -103,18 +82,11 @@ pub fn build(
             elapsed_ms: o.elapsed_ms(),
             detail: o.detail().to_string(),
             error: o.error().and_then(|e| serde_json::to_value(e).ok()),
-        });
-    }
-    Journal {
-        run: run.to_string(),
-        labprov: env!("CARGO_PKG_VERSION").to_string(),
-        command: command.to_string(),
-        profile: profile.display().to_string(),
-        finished: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
-        elapsed_ms: None,
-        interrupted: interrupted.map(String::from),
-        hosts: map,
-    }
+        };
+        let (failed, stopped) = (o.kind() == Kind::Failed, o.kind() == Kind::Interrupted);
+        (o.host().to_string(), failed, stopped, entry)
+    });
+    assemble(run, command, profile, hosts, rows, interrupted)
 }
 
 /// The journal of `verify`: one entry per check (`step` = the check's name, `outcome` =
@@ -128,28 +100,8 @@ pub fn build_verify(
     interrupted: Option<&str>,
 ) -> Journal {
     use crate::verify::VerdictKind;
-    let mut map: BTreeMap<String, HostEntry> = hosts
-        .iter()
-        .map(|h| {
-            (
-                h.clone(),
-                HostEntry {
-                    failed: false,
-                    interrupted: false,
-                    steps: Vec::new(),
-                },
-            )
-        })
-        .collect();
-    for v in verdicts {
-        let entry = map.entry(v.host.clone()).or_insert_with(|| HostEntry {
-            failed: false,
-            interrupted: false,
-            steps: Vec::new(),
-        });
-        entry.failed |= v.kind == VerdictKind::Fail;
-        entry.interrupted |= v.kind == VerdictKind::Interrupted;
-        entry.steps.push(StepEntry {
+    let rows = verdicts.iter().map(|v| {
+        let entry = StepEntry {
             step: v.check.to_string(),
             outcome: serde_json::to_value(v.kind)
                 .ok()
@@ -158,12 +110,40 @@ pub fn build_verify(
             elapsed_ms: v.elapsed_ms,
             detail: v.detail.clone(),
             error: None,
-        });
+        };
+        let (failed, stopped) = (
+            v.kind == VerdictKind::Fail,
+            v.kind == VerdictKind::Interrupted,
+        );
+        (v.host.clone(), failed, stopped, entry)
+    });
+    assemble(run, "verify", profile, hosts, rows, interrupted)
+}
+
+/// A journal from its rows (host, failed, interrupted, entry), every host of the run listed
+/// even when it has no row.
+fn assemble(
+    run: &str,
+    command: &str,
+    profile: &Path,
+    hosts: &[String],
+    rows: impl Iterator<Item = (String, bool, bool, StepEntry)>,
+    interrupted: Option<&str>,
+) -> Journal {
+    let mut map: BTreeMap<String, HostEntry> = hosts
+        .iter()
+        .map(|h| (h.clone(), HostEntry::default()))
+        .collect();
+    for (host, failed, stopped, entry) in rows {
+        let e = map.entry(host).or_default();
+        e.failed |= failed;
+        e.interrupted |= stopped;
+        e.steps.push(entry);
     }
     Journal {
         run: run.to_string(),
         labprov: env!("CARGO_PKG_VERSION").to_string(),
-        command: "verify".to_string(),
+        command: command.to_string(),
         profile: profile.display().to_string(),
         finished: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         elapsed_ms: None,

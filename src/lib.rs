@@ -198,15 +198,7 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
         }
         _ => Vec::new(),
     };
-    if let Some(p) = targets.parallel {
-        cfg.run.parallel = p as usize;
-    }
-    let failed_last = if targets.only_failed {
-        Some(journal::failed_last(false)?)
-    } else {
-        None
-    };
-    let hosts = inventory::select(&cfg, targets, failed_last.as_deref())?;
+    let hosts = hosts_of(&mut cfg, targets, false)?;
     if hosts.is_empty() {
         report.info("no host failed in the last run: nothing to do");
         return Ok(0);
@@ -317,15 +309,7 @@ fn verify(
         message: format!("verify: {message}"),
     })?;
     let mut cfg = load_config(cli, &report)?;
-    if let Some(p) = targets.parallel {
-        cfg.run.parallel = p as usize;
-    }
-    let failed_last = if targets.only_failed {
-        Some(journal::failed_last(true)?)
-    } else {
-        None
-    };
-    let hosts = inventory::select(&cfg, targets, failed_last.as_deref())?;
+    let hosts = hosts_of(&mut cfg, targets, true)?;
     if hosts.is_empty() {
         report.info("no host failed in the last run: nothing to do");
         return Ok(0);
@@ -368,6 +352,24 @@ fn verify(
         None if passed.iter().all(|ok| *ok) => 0,
         None => 1,
     })
+}
+
+/// The hosts a run works on (the target options), and `--parallel` into the config.
+/// `--only-failed` reads the journals of `verify` for `verify`, of the other runs otherwise.
+fn hosts_of(
+    cfg: &mut Config,
+    targets: &cli::Targets,
+    verify_runs: bool,
+) -> Result<Vec<config::Host>> {
+    if let Some(p) = targets.parallel {
+        cfg.run.parallel = p as usize;
+    }
+    let failed_last = if targets.only_failed {
+        Some(journal::failed_last(verify_runs)?)
+    } else {
+        None
+    };
+    inventory::select(cfg, targets, failed_last.as_deref())
 }
 
 /// `user@host` of this machine, for a run that waits for this one's lock.
