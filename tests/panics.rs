@@ -80,32 +80,22 @@ fn a_memory_size_that_overflows_is_refused() {
     );
 }
 
-/// A minikube whose `profile list` names a driver with line breaks in it: the cluster check
-/// prints that name in its reason, and the line breaks forge a `::begin`/`::end` pair that
-/// says "blocked" without a reason.
-const FORGING_MINIKUBE: &str = r#"#!/bin/sh
-case "$1" in
-  status) exit 0 ;;
-  profile) printf '%s\n' '{"valid":[{"Name":"minikube","Config":{"Driver":"x\n::begin cluster\n::end cluster 2\n"}}]}' ;;
-  version) echo v0.0.1 ;;
-  *) exit 1 ;;
-esac
+/// A minikube profile (`~/.minikube/profiles/minikube/config.json`, which the cluster check
+/// reads) whose driver has line breaks in it: the check prints that name in its drift reason,
+/// and the line breaks forge a `::begin`/`::end` pair that says "blocked" without a reason.
+const FORGE: &str = r#"import json, os
+p = os.path.expanduser("~/.minikube/profiles/minikube/config.json")
+c = json.load(open(p))
+c["Driver"] = "x\n::begin cluster\n::end cluster 2\n"
+json.dump(c, open(p, "w"))
 "#;
 
 #[test]
 fn a_host_that_breaks_an_invariant_fails_alone() {
     let world = World::start(2);
-    let out = world.exec(
-        "h1",
-        None,
-        &[
-            "sh",
-            "-c",
-            &format!(
-                "mkdir -p /usr/local/bin && cat >/usr/local/bin/minikube <<'EOF'\n{FORGING_MINIKUBE}EOF\nchmod 755 /usr/local/bin/minikube"
-            ),
-        ],
-    );
+    let first = world.labprov(&["up"]);
+    assert_eq!(first.code, 0, "{}", first.explain());
+    let out = world.exec("h1", Some("student"), &["python3", "-c", FORGE]);
     assert!(out.status.success(), "{out:?}");
 
     let up = world.labprov(&["up"]);
@@ -118,14 +108,6 @@ fn a_host_that_breaks_an_invariant_fails_alone() {
         "{detail}"
     );
     assert_eq!(cluster["error"]["kind"], "internal", "{cluster}");
-    assert!(
-        up.step("h1", "addons")["detail"]
-            .as_str()
-            .unwrap()
-            .contains("needs cluster"),
-        "{}",
-        up.explain()
-    );
     // The other host converged, and the run ended as runs do: journal, then summary.
     let (_, _, failed) = up.tally("h2");
     assert_eq!(failed, 0, "{}", up.explain());
