@@ -266,18 +266,6 @@ fn up_streaming(world: &World, args: &[&str], mut on_event: impl FnMut(&serde_js
     })
 }
 
-fn fault(world: &World, host: &str, action: &str) {
-    let out = std::process::Command::new(common::root().join("tests/world/fault"))
-        .args(["--id", &world.id.to_string(), host, action])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "fault {host} {action}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn hosts_lost_mid_run_fail_alone_and_only_failed_finishes_them() {
     let world = World::start(4);
@@ -286,11 +274,11 @@ fn hosts_lost_mid_run_fail_alone_and_only_failed_finishes_them() {
     let run = up_streaming(&world, &[], |e| {
         if e["type"] == "step" && e["step"] == "docker" {
             if e["host"] == "h2" && !stopped {
-                fault(&world, "h2", "sshd-stop");
+                world.fault("h2", "sshd-stop");
                 stopped = true;
             }
             if e["host"] == "h3" && !cut {
-                fault(&world, "h3", "link-down");
+                world.fault("h3", "link-down");
                 cut = true;
             }
         }
@@ -330,8 +318,8 @@ fn hosts_lost_mid_run_fail_alone_and_only_failed_finishes_them() {
         );
     }
 
-    fault(&world, "h2", "sshd-start");
-    fault(&world, "h3", "link-up");
+    world.fault("h2", "sshd-start");
+    world.fault("h3", "link-up");
     let again = world.labprov(&["up", "--only-failed"]);
     assert_eq!(again.code, 0, "{}", again.explain());
     let hosts: Vec<&String> = again.summary()["hosts"]

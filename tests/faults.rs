@@ -2,8 +2,10 @@
 //! thing in the lab world, shows what the user sees, mends it, and re-runs to convergence.
 
 mod common;
+mod support;
 
 use common::World;
+use support::Background;
 
 /// The mirror's requests for paths containing `what`, as `(status, body bytes)`.
 fn requests(world: &World, what: &str) -> Vec<(u16, u64)> {
@@ -89,18 +91,6 @@ fn a_busy_or_stalled_mirror_and_a_cut_download_are_retried_a_404_is_reported_at_
     assert!(world.host_file("h1", "/usr/local/bin/minikube").exists());
 }
 
-fn fault(world: &World, host: &str, action: &str) {
-    let out = std::process::Command::new(common::root().join("tests/world/fault"))
-        .args(["--id", &world.id.to_string(), host, action])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "fault {host} {action}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Waits until one of h1's processes has `needle` in its command line.
 fn wait_for_process(world: &World, needle: &str) {
     common::wait_for(
@@ -114,24 +104,6 @@ fn wait_for_process(world: &World, needle: &str) {
                 .then_some(())
         },
     );
-}
-
-/// `up` in the background, so a fault can strike while it works.
-fn up_in_background(world: &World) -> std::thread::JoinHandle<common::Run> {
-    let profile = world.profile.clone();
-    let dir = world.dir.clone();
-    std::thread::spawn(move || {
-        common::Run::new(
-            common::labprov()
-                .arg("--profile")
-                .arg(&profile)
-                .args(["--output", "json", "up"])
-                .env("XDG_CACHE_HOME", dir.join("controller-cache"))
-                .env("XDG_STATE_HOME", dir.join("controller-state"))
-                .output()
-                .unwrap(),
-        )
-    })
 }
 
 /// The binaries and the release go, Docker stays: the next `up` downloads again.
@@ -167,19 +139,19 @@ fn a_mirror_that_goes_down_and_comes_back_is_waited_for_and_a_full_disk_is_named
 
     // The mirror goes down while minikube downloads, and comes back: the retries carry it.
     purge(&world);
-    fault(&world, "bastion", "mirror-stop");
-    let up = up_in_background(&world);
+    world.fault("bastion", "mirror-stop");
+    let up = Background::start(&world, &world.profile, &["up"]);
     // fetch_url's backoff after a refused try (curl itself is refused in no time).
     wait_for_process(&world, "sleep ");
-    fault(&world, "bastion", "mirror-start");
-    let up = up.join().unwrap();
+    world.fault("bastion", "mirror-start");
+    let up = up.finish(std::time::Duration::from_secs(600));
     assert_eq!(up.code, 0, "{}", up.explain());
     assert_eq!(up.step("h1", "minikube")["kind"], "changed");
     minikube_whole_or_absent(&world);
 
     // The disk where downloads land is full: the step says so, and nothing is installed.
     purge(&world);
-    fault(&world, "h1", "tmp-full");
+    world.fault("h1", "tmp-full");
     let up = world.labprov(&["up"]);
     assert_eq!(up.code, 1, "{}", up.explain());
     let detail = up.step("h1", "minikube")["detail"]
@@ -193,7 +165,7 @@ fn a_mirror_that_goes_down_and_comes_back_is_waited_for_and_a_full_disk_is_named
         "{detail}"
     );
     minikube_whole_or_absent(&world);
-    fault(&world, "h1", "tmp-free");
+    world.fault("h1", "tmp-free");
     let up = world.labprov(&["up"]);
     assert_eq!(up.code, 0, "{}", up.explain());
 }
@@ -209,10 +181,10 @@ fn sudo_lost_or_the_bastion_restarted_mid_run_is_reported_and_a_rerun_converges(
     // few seconds, so the fault strikes mid-run).
     purge(&world);
     std::fs::write(world.dir.join("mirror/faults"), stall).unwrap();
-    let up = up_in_background(&world);
+    let up = Background::start(&world, &world.profile, &["up"]);
     wait_for_process(&world, "-K /dev/fd/");
-    fault(&world, "h1", "sudo-off");
-    let up = up.join().unwrap();
+    world.fault("h1", "sudo-off");
+    let up = up.finish(std::time::Duration::from_secs(600));
     assert_eq!(up.code, 1, "{}", up.explain());
     let detail = up.step("h1", "minikube")["detail"]
         .as_str()
@@ -227,18 +199,18 @@ fn sudo_lost_or_the_bastion_restarted_mid_run_is_reported_and_a_rerun_converges(
     let (_, changed, failed) = up.tally("h2");
     assert_eq!(failed, 0, "{}", up.explain());
     assert!(changed > 0, "{}", up.explain());
-    fault(&world, "h1", "sudo-on");
+    world.fault("h1", "sudo-on");
     let again = world.labprov(&["up"]);
     assert_eq!(again.code, 0, "{}", again.explain());
 
     // The bastion's sshd restarts mid-run: the host's connection is lost, and said so.
     purge(&world);
     std::fs::write(world.dir.join("mirror/faults"), stall).unwrap();
-    let up = up_in_background(&world);
+    let up = Background::start(&world, &world.profile, &["up"]);
     wait_for_process(&world, "-K /dev/fd/");
-    fault(&world, "bastion", "sshd-stop");
-    fault(&world, "bastion", "sshd-start");
-    let up = up.join().unwrap();
+    world.fault("bastion", "sshd-stop");
+    world.fault("bastion", "sshd-start");
+    let up = up.finish(std::time::Duration::from_secs(600));
     assert_eq!(up.code, 1, "{}", up.explain());
     let failed = up
         .events
@@ -256,8 +228,8 @@ fn sudo_lost_or_the_bastion_restarted_mid_run_is_reported_and_a_rerun_converges(
 #[test]
 fn a_first_boot_holding_the_apt_locks_is_waited_for_and_shown() {
     let world = World::start(1);
-    fault(&world, "h1", "apt-lock 45");
-    fault(&world, "h1", "cloud-init 8");
+    world.fault("h1", "apt-lock 45");
+    world.fault("h1", "cloud-init 8");
     let up = world.labprov(&["up"]);
     assert_eq!(up.code, 0, "{}", up.explain());
     assert_eq!(up.step("h1", "docker")["kind"], "changed");

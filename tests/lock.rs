@@ -148,13 +148,7 @@ fn a_second_up_waits_for_the_first_and_docker_is_installed_once() {
 #[test]
 fn only_failed_reads_every_run_since_the_last_clean_one() {
     let world = World::start(2);
-    let fault = |host: &str, action: &str| {
-        let out = std::process::Command::new(common::root().join("tests/world/fault"))
-            .args(["--id", &world.id.to_string(), host, action])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "fault {host} {action}: {out:?}");
-    };
+    let fault = |host: &str, action: &str| world.fault(host, action);
     // h1 fails in the first run, h2 in the second.
     fault("h1", "sshd-stop");
     let first = world.labprov(&["up", "--limit", "h1"]);

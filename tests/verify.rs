@@ -175,13 +175,7 @@ fn a_converged_lab_passes_every_check_and_each_breakage_fails_its_own() {
 
     // Each check fails in a lab broken its own way, with the evidence a TA acts on. Every
     // check passed above: that is each case's positive control.
-    let fault = |action: &str| {
-        let out = std::process::Command::new(common::root().join("tests/world/fault"))
-            .args(["--id", &world.id.to_string(), "h1", action])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "fault {action}: {out:?}");
-    };
+    let fault = |action: &str| world.fault("h1", action);
     // A CNI that ignores NetworkPolicy: every exercise of part 1 fails.
     fault("netpol-off");
     assert_fail(

@@ -229,6 +229,19 @@ impl World {
             .expect("tests/world/exec runs")
     }
 
+    /// Inject a fault with `tests/world/fault` (see its header for the actions).
+    pub fn fault(&self, host: &str, action: &str) {
+        let out = Command::new(root().join("tests/world/fault"))
+            .args(["--id", &self.id.to_string(), host, action])
+            .output()
+            .expect("tests/world/fault runs");
+        assert!(
+            out.status.success(),
+            "fault {host} {action}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// The world's hosts as `world.env` lists them, bastion first.
     pub fn hosts(&self) -> Vec<String> {
         let env = std::fs::read_to_string(self.dir.join("world.env")).unwrap();
