@@ -567,10 +567,26 @@ impl Run {
             .collect()
     }
 
+    /// The whole output, then the failed steps once more: a CI log that keeps only the tail
+    /// of a long failure (a 50-host run's JSON lines) still shows what failed and why.
     pub fn explain(&self) -> String {
         format!(
-            "exit {}\nstdout:\n{}\nstderr:\n{}",
-            self.code, self.stdout, self.stderr
+            "exit {}\nstdout:\n{}\nstderr:\n{}\n{}",
+            self.code,
+            self.stdout,
+            self.stderr,
+            self.failed_steps()
         )
+    }
+
+    /// One line per failed step (host, step, detail): short enough to be a panic message.
+    pub fn failed_steps(&self) -> String {
+        let failed: Vec<String> = self
+            .events
+            .iter()
+            .filter(|e| e["type"] == "step" && e["kind"] == "failed")
+            .map(|e| format!("  {} {}: {}", e["host"], e["step"], e["detail"]))
+            .collect();
+        format!("failed steps ({}):\n{}", failed.len(), failed.join("\n"))
     }
 }

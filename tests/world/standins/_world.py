@@ -36,7 +36,6 @@ import json
 import os
 import struct
 import sys
-import tempfile
 import time
 import traceback
 
@@ -220,6 +219,7 @@ def load_state():
 
 
 def _write_state(state):
+    import tempfile  # here, not at the top: every call pays an import, few write state
     fd, tmp = tempfile.mkstemp(dir=STATE_DIR, prefix=".state.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -473,7 +473,8 @@ def _log_call(tool, argv, code):
 
 def run(tool, main):
     """Run MAIN(argv) -> exit code, append the call line, exit with the code."""
-    sys.dont_write_bytecode = True
+    if not sys.pycache_prefix:  # the tool's own stanza chose the host's cache, or none
+        sys.dont_write_bytecode = True
     with contextlib.suppress(AttributeError, ValueError):
         sys.stdout.reconfigure(line_buffering=True)
     argv = sys.argv[1:]
