@@ -8,11 +8,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::Semaphore;
-
 use crate::artifacts::Cache;
 use crate::config::{Config, Host};
 use crate::error::Error;
+use crate::fleet;
 use crate::interrupt::Stop;
 use crate::manifests::Scope;
 use crate::outcome::{CheckState, HostPlan, Kind, Outcome};
@@ -140,20 +139,16 @@ pub async fn run(
     let cache = Cache::new(cfg.artifacts.cache_dir.clone());
     // One connection to the jump host for the whole run; if it fails, every host behind it
     // fails with that cause.
-    let bastion = if hosts.iter().any(|h| !h.is_local()) {
-        match Bastion::connect(&cfg).await {
-            Ok(b) => b,
-            Err(e) => {
-                for h in &hosts {
-                    report.unreachable(&h.name, &e);
-                }
-                return Ok(hosts.iter().map(|_| HostResult::Failed).collect());
+    let bastion = match fleet::bastion(&cfg, &hosts).await {
+        Ok(b) => b,
+        Err(e) => {
+            for h in &hosts {
+                report.unreachable(&h.name, &e);
             }
+            return Ok(hosts.iter().map(|_| HostResult::Failed).collect());
         }
-    } else {
-        None
     };
-    let limit = Arc::new(Semaphore::new(cfg.run.parallel));
+    let parallel = cfg.run.parallel;
     let shared = Arc::new(Shared {
         cfg,
         specs,
@@ -167,15 +162,9 @@ pub async fn run(
         stop,
         lock,
     });
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut names = std::collections::HashMap::new();
-    for (i, host) in hosts.into_iter().enumerate() {
+    let job = |host: Host| {
         let shared = shared.clone();
-        let limit = limit.clone();
-        let name = host.name.clone();
-        let handle = tasks.spawn(async move {
-            // The semaphore is never closed; if it were, the host would just run unlimited.
-            let _permit = limit.acquire_owned().await.ok();
+        async move {
             // A host still waiting for its turn when the run is interrupted never starts.
             let result = if shared.stop.is_set() {
                 shared.interrupt_host(&host.name)
@@ -183,52 +172,26 @@ pub async fn run(
                 run_host(&shared, &host).await
             };
             shared.report.host_done(&host.name);
-            (i, result)
-        });
-        names.insert(handle.id(), (i, name));
-    }
-    let mut results = Vec::new();
-    while let Some(joined) = tasks.join_next_with_id().await {
-        match joined {
-            Ok((_, r)) => results.push(r),
-            // A host whose task panicked (a bug in labprov) fails alone; the others go on
-            // and the run still writes its journal and summary.
-            Err(e) => {
-                let Some((i, name)) = names.get(&e.id()).cloned() else {
-                    continue;
-                };
-                let why = if e.is_panic() {
-                    panic_message(e.into_panic())
-                } else {
-                    "the host's task was cancelled".to_string()
-                };
-                shared.report.host_done(&name);
-                shared.report.outcome(&Outcome::failed(
-                    &name,
-                    "host",
-                    Error::internal(why),
-                    std::time::Duration::ZERO,
-                ));
-                results.push((i, HostResult::Failed));
-            }
+            result
         }
-    }
-    results.sort_by_key(|(i, _)| *i);
+    };
+    // A host whose task panicked (a bug in labprov) fails alone; the others go on and the
+    // run still writes its journal and summary.
+    let panicked = |name: &str, why: String| {
+        shared.report.host_done(name);
+        shared.report.outcome(&Outcome::failed(
+            name,
+            "host",
+            Error::internal(why),
+            std::time::Duration::ZERO,
+        ));
+        HostResult::Failed
+    };
+    let results = fleet::fan_out(hosts, parallel, job, panicked).await;
     if let Some(b) = Arc::into_inner(shared).and_then(|s| s.bastion) {
         b.close().await;
     }
-    Ok(results.into_iter().map(|(_, r)| r).collect())
-}
-
-/// The text a panic was raised with.
-pub fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    match payload.downcast::<String>() {
-        Ok(s) => *s,
-        Err(p) => match p.downcast::<&'static str>() {
-            Ok(s) => s.to_string(),
-            Err(_) => "a panic without a message".to_string(),
-        },
-    }
+    Ok(results)
 }
 
 async fn run_host(sh: &Shared, host: &Host) -> HostResult {

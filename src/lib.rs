@@ -13,6 +13,7 @@ pub mod compat;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod fleet;
 pub mod html_report;
 pub mod interrupt;
 pub mod inventory;
@@ -57,7 +58,7 @@ pub fn run(cli: Cli) -> i32 {
             e.exit_code()
         }
         Err(payload) => {
-            let why = engine::panic_message(payload);
+            let why = fleet::panic_message(payload);
             report.error(&format!("internal error: {why}; please report it"));
             101
         }

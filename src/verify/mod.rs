@@ -21,7 +21,6 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::{Value, json};
 use tera::{Context, Tera};
-use tokio::sync::Semaphore;
 
 use crate::config::{Config, Host};
 use crate::error::{Error, Result};
@@ -197,20 +196,16 @@ pub async fn run(
 ) -> Result<Vec<bool>> {
     let scripts = Scripts::new()?;
     let gather = scripts.gather(&cfg, &selected)?;
-    let bastion = if hosts.iter().any(|h| !h.is_local()) {
-        match Bastion::connect(&cfg).await {
-            Ok(b) => b,
-            Err(e) => {
-                for h in &hosts {
-                    report.verdict(&connect_failure(&h.name, &e));
-                }
-                return Ok(hosts.iter().map(|_| false).collect());
+    let bastion = match crate::fleet::bastion(&cfg, &hosts).await {
+        Ok(b) => b,
+        Err(e) => {
+            for h in &hosts {
+                report.verdict(&connect_failure(&h.name, &e));
             }
+            return Ok(hosts.iter().map(|_| false).collect());
         }
-    } else {
-        None
     };
-    let limit = Arc::new(Semaphore::new(cfg.run.parallel));
+    let parallel = cfg.run.parallel;
     let shared = Arc::new(Shared {
         cfg,
         scripts,
@@ -220,60 +215,37 @@ pub async fn run(
         bastion,
         stop,
     });
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut names = std::collections::HashMap::new();
-    for (i, host) in hosts.into_iter().enumerate() {
+    let job = |host: Host| {
         let shared = shared.clone();
-        let limit = limit.clone();
-        let name = host.name.clone();
-        let handle = tasks.spawn(async move {
-            let _permit = limit.acquire_owned().await.ok();
+        async move {
             let verdicts = if shared.stop.is_set() {
                 interrupted(&shared, &host.name, &[])
             } else {
                 verify_host(&shared, &host).await
             };
             shared.report.host_done(&host.name);
-            (
-                i,
-                verdicts
-                    .iter()
-                    .all(|k| *k != Kind::Fail && *k != Kind::Interrupted),
-            )
-        });
-        names.insert(handle.id(), (i, name));
-    }
-    let mut results = Vec::new();
-    while let Some(joined) = tasks.join_next_with_id().await {
-        match joined {
-            Ok((_, r)) => results.push(r),
-            Err(e) => {
-                let Some((i, name)) = names.get(&e.id()).cloned() else {
-                    continue;
-                };
-                let why = if e.is_panic() {
-                    crate::engine::panic_message(e.into_panic())
-                } else {
-                    "the host's task was cancelled".to_string()
-                };
-                shared.report.host_done(&name);
-                shared.report.verdict(&Verdict {
-                    host: name,
-                    check: "host",
-                    section: "",
-                    kind: Kind::Fail,
-                    detail: format!("internal error: {why}; please report it"),
-                    elapsed_ms: 0,
-                });
-                results.push((i, false));
-            }
+            verdicts
+                .iter()
+                .all(|k| *k != Kind::Fail && *k != Kind::Interrupted)
         }
-    }
-    results.sort_by_key(|(i, _)| *i);
+    };
+    let panicked = |name: &str, why: String| {
+        shared.report.host_done(name);
+        shared.report.verdict(&Verdict {
+            host: name.to_string(),
+            check: "host",
+            section: "",
+            kind: Kind::Fail,
+            detail: format!("internal error: {why}; please report it"),
+            elapsed_ms: 0,
+        });
+        false
+    };
+    let results = crate::fleet::fan_out(hosts, parallel, job, panicked).await;
     if let Some(b) = Arc::into_inner(shared).and_then(|s| s.bastion) {
         b.close().await;
     }
-    Ok(results.into_iter().map(|(_, ok)| ok).collect())
+    Ok(results)
 }
 
 fn connect_failure(host: &str, e: &Error) -> Verdict {
