@@ -98,8 +98,9 @@ impl Shared {
     }
 }
 
-/// The steps a mode runs on a host, in order, for an interrupted host to list.
-fn planned_steps(mode: Mode) -> Vec<&'static str> {
+/// The steps a mode runs on a host, in order, for an interrupted host to list (and the
+/// class view's step bars).
+pub fn planned_steps(mode: Mode) -> Vec<&'static str> {
     match mode {
         Mode::Down {
             purge,

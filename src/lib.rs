@@ -249,6 +249,10 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
     };
     let stop = interrupt::Stop::new();
     let grace = cfg.run.grace_period;
+    // plan and status print a block per host; the runs that converge get the class view.
+    if !matches!(mode, Mode::Plan | Mode::Status) {
+        report.begin(&names, &engine::planned_steps(mode));
+    }
     let results = runtime.block_on(async {
         tokio::spawn(listen(stop.clone(), report.clone(), grace));
         engine::run(cfg, hosts, mode, scope, report.clone(), stop.clone(), lock).await

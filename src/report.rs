@@ -1,9 +1,19 @@
 //! The only module that prints.
 //!
-//! Three faces of the same event stream: a live indicatif view for a terminal (one line per
-//! active host, finished lines printed above it), plain lines when stdout is not a terminal
-//! or `--output plain`, and JSON Lines for machines (`--output json`), whose last line is
-//! always the summary. Errors go to stderr in every mode.
+//! Three faces of the same event stream: a live indicatif view for a terminal, plain lines
+//! when stdout is not a terminal or `--output plain`, and JSON Lines for machines (`--output
+//! json`), whose last line is always the summary. Errors go to stderr in every mode.
+//!
+//! The terminal's live view has two shapes. Up to [`CLASS_VIEW_ABOVE`] hosts: one line per
+//! active host, finished step lines printed above it. Above that, for the runs that converge
+//! hosts (`up`, `apply`, `down`, `reset`, announced by [`Report::begin`]), the class view of
+//! the `class` module: a bar for the class (hosts finished, converged, failed, elapsed, ETA),
+//! a bar per step (hosts in it or past it), and a line per host failure with its cause, so a
+//! class of 200 fits a terminal; per-host lines only with `-v`. It counts hosts, not steps: a
+//! host is failed once, for its root cause, and a step it skipped for it is no failure
+//! (`class::skipped`). The closing table on a terminal lists failed hosts first and, after a
+//! class run, collapses the converged ones into one count line unless `-v`; plain output
+//! keeps one row per host, in name order, for scripts.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -42,7 +52,16 @@ struct State {
     outcomes: Vec<Outcome>,
     /// `verify`: every check's verdict, for the summary and the journal.
     verdicts: Vec<Verdict>,
+    /// The class view, while a run of more than [`CLASS_VIEW_ABOVE`] hosts is live.
+    class: Option<class::Class>,
+    /// The run's hosts were more than [`CLASS_VIEW_ABOVE`] on a terminal: the final table
+    /// collapses the converged ones (stays set after the bars are gone).
+    class_run: bool,
 }
+
+/// Up to this many hosts, a terminal shows a live line per active host; above it, the class
+/// view: one bar for the class and one per step.
+pub const CLASS_VIEW_ABOVE: usize = 4;
 
 impl Report {
     pub fn new(requested: OutputMode, verbosity: i8) -> Report {
@@ -90,9 +109,37 @@ impl Report {
         let _ = writeln!(out, "{}", crate::redact::text(&text));
     }
 
-    /// A host's current activity, shown on its live line.
+    /// The run's hosts and the steps it takes on each, before any host is contacted: on a
+    /// terminal with more than [`CLASS_VIEW_ABOVE`] hosts the live view becomes the class
+    /// view (a bar for the class, one per step, a line per host failure).
+    pub fn begin(&self, hosts: &[String], steps: &[&'static str]) {
+        let mut st = self.lock();
+        if hosts.len() <= CLASS_VIEW_ABOVE {
+            return;
+        }
+        let Some(multi) = st.multi.clone() else {
+            return;
+        };
+        st.class = Some(class::Class::new(&multi, hosts, steps));
+        st.class_run = true;
+    }
+
+    /// The class view's bars go (before the lines that close a run).
+    fn end_class(st: &mut State) {
+        if let (Some(c), Some(m)) = (st.class.take(), &st.multi) {
+            c.finish(m);
+        }
+    }
+
+    /// A host's current activity, shown on its live line (in the class view: the host
+    /// counts as in its next step).
     pub fn phase(&self, host: &str, what: &str) {
         let mut st = self.lock();
+        if let Some(c) = &mut st.class {
+            c.tracker.started(host);
+            c.draw();
+            return;
+        }
         match self.mode {
             OutputMode::Human => {
                 let Some(multi) = st.multi.clone() else {
@@ -118,6 +165,10 @@ impl Report {
     /// A host is done: its live line goes away (200 hosts must not flood the terminal).
     pub fn host_done(&self, host: &str) {
         let mut st = self.lock();
+        if let Some(c) = &mut st.class {
+            c.tracker.done(host);
+            c.draw();
+        }
         if let Some(bar) = st.bars.remove(host) {
             bar.finish_and_clear();
             if let Some(m) = &st.multi {
@@ -132,6 +183,8 @@ impl Report {
             OutputMode::Json => {
                 self.json(json!({"type": "facts", "host": plan.host, "facts": plan.facts}))
             }
+            // The class view has no per-host lines unless -v.
+            _ if st.class.is_some() && self.verbosity <= 0 => {}
             _ if self.verbosity >= 0 => {
                 self.line(&st, &format!("{}: {}", plan.host, plan.describe()))
             }
@@ -150,6 +203,22 @@ impl Report {
             st.failures
                 .entry(o.host().to_string())
                 .or_insert_with(|| (o.step().to_string(), o.detail().to_string()));
+        }
+        // The class view: its bars count the outcome; without -v, of a host's lines only
+        // its first failure is printed, with its cause, on one line.
+        if let Some(c) = &mut st.class {
+            let root_cause = c.tracker.outcome(o);
+            c.draw();
+            if self.verbosity <= 0 {
+                if root_cause {
+                    let cause = o.detail().lines().next().unwrap_or_default();
+                    let text = format!("{}: {} FAILED: {cause}", o.host(), o.step());
+                    let width = console::Term::stdout().size().1 as usize;
+                    let text = crate::redact::text(&text).into_owned();
+                    self.line(&st, &console::truncate_str(&text, width, "…"));
+                }
+                return;
+            }
         }
         match self.mode {
             OutputMode::Json => {
@@ -197,6 +266,13 @@ impl Report {
     /// What a host's step waits for while it waits (a first boot's dpkg lock): on its live
     /// line on a terminal, a line of its own otherwise, so a long wait never looks like a hang.
     pub fn progress(&self, host: &str, step: &str, what: &str) {
+        // The class view has no per-host live lines: with -v the wait is a line of its own.
+        let class = self.lock().class.is_some();
+        if class && self.verbosity > 0 {
+            let st = self.lock();
+            self.line(&st, &format!("{host}: {step}: {what}"));
+            return;
+        }
         if self.mode == OutputMode::Human {
             self.phase(host, &format!("{step}: {what}"));
             return;
@@ -347,10 +423,11 @@ impl Report {
 
     /// Where the run's journal was written.
     pub fn journal(&self, path: &std::path::Path) {
-        let st = self.lock();
+        let mut st = self.lock();
         match self.mode {
             OutputMode::Json => self.json(json!({"type": "journal", "path": path})),
             _ if self.verbosity >= 0 => {
+                Self::end_class(&mut st);
                 if let Some(m) = &st.multi {
                     let _ = m.clear();
                 }
@@ -363,10 +440,11 @@ impl Report {
 
     /// Where the HTML report of a batch run was written (only called when not --quiet).
     pub fn html_report(&self, path: &std::path::Path) {
-        let st = self.lock();
+        let mut st = self.lock();
         match self.mode {
             OutputMode::Json => self.json(json!({"type": "report", "path": path})),
             _ => {
+                Self::end_class(&mut st);
                 if let Some(m) = &st.multi {
                     let _ = m.clear();
                 }
@@ -558,6 +636,7 @@ impl Report {
     /// `plan` and `status` already printed their counts per host.
     pub fn summary(&self, hosts: &[String], table: bool, interrupted: Option<&str>) {
         let mut st = self.lock();
+        Self::end_class(&mut st);
         if let Some(m) = st.multi.take() {
             let _ = m.clear();
         }
@@ -589,7 +668,28 @@ impl Report {
             "failed",
             if cut { "  interrupted" } else { "" }
         );
-        for (h, t) in &tallies {
+        // On a terminal the failed hosts come first, then the interrupted ones; a class
+        // run shows its converged hosts as one count line unless -v. Plain output keeps a
+        // row per host in name order, for scripts that read it.
+        let human = self.mode == OutputMode::Human;
+        let collapse = human && st.class_run && self.verbosity <= 0;
+        let rank = |t: &Tally| match (t.failed > 0, t.interrupted > 0) {
+            (true, _) => 0,
+            (false, true) => 1,
+            (false, false) => 2,
+        };
+        let mut rows: Vec<(&String, &Tally)> = tallies.iter().collect();
+        if human {
+            rows.sort_by_key(|(_, t)| rank(t));
+        }
+        let (shown, converged): (Vec<_>, Vec<_>) = rows
+            .into_iter()
+            .partition(|(_, t)| !collapse || rank(t) < 2);
+        if collapse && shown.is_empty() {
+            // Nothing to list: no header over an empty table.
+            out.clear();
+        }
+        for (h, t) in shown {
             let fail = st
                 .failures
                 .get(h)
@@ -605,6 +705,13 @@ impl Report {
                 t.ok, t.changed, t.failed
             ));
         }
+        if !converged.is_empty() {
+            let changed = converged.iter().filter(|(_, t)| t.changed > 0).count();
+            out.push_str(&format!(
+                "\n{} converged host(s), {changed} of them changed (-v lists them)",
+                converged.len()
+            ));
+        }
         let failed_hosts = tallies.values().filter(|t| t.failed > 0).count();
         out.push_str(&format!(
             "\n{} host(s), {} failed, in {:.1}s",
@@ -616,5 +723,369 @@ impl Report {
             out.push_str(&format!(" (interrupted by {signal})"));
         }
         self.line(&st, &out);
+    }
+}
+
+/// The class view: the live view of a terminal run of more than [`CLASS_VIEW_ABOVE`] hosts.
+/// [`Tracker`] counts (pure, tested below); [`Class`] draws the counts as bars.
+mod class {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
+
+    use indicatif::{MultiProgress, ProgressBar, ProgressState, ProgressStyle};
+
+    use crate::outcome::{Kind, Outcome};
+
+    /// A step that did not run because a step it needs did not converge (or the host was
+    /// lost before it): no work of its own, neither converged nor failed, so a host fails
+    /// once, for its root cause. The one place that tells such a step; it becomes
+    /// `o.kind() == Kind::Skipped` once outcomes have that kind.
+    pub fn skipped(o: &Outcome) -> bool {
+        o.kind() == Kind::Failed && o.detail().starts_with(crate::outcome::NOT_RUN)
+    }
+
+    /// What the class view knows of one host.
+    #[derive(Debug, Default)]
+    struct Host {
+        /// Steps with an outcome: the host is past them.
+        past: BTreeSet<&'static str>,
+        /// Its task started (it is connecting, checking or applying).
+        started: bool,
+        done: bool,
+        /// The step of its first failure, its root cause (skipped steps are not failures).
+        failed_at: Option<&'static str>,
+        interrupted: bool,
+    }
+
+    /// Per step: how many hosts are in it or past it, and how many failed in it.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct StepCount {
+        pub reached: usize,
+        pub failed: usize,
+    }
+
+    /// The class as a whole: hosts finished, and what they came to.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Overall {
+        pub total: usize,
+        pub finished: usize,
+        pub converged: usize,
+        pub failed: usize,
+        pub interrupted: usize,
+    }
+
+    /// Counts host-level results from the event stream: a host is failed if any step of it
+    /// failed (once, whatever it skipped after), converged if it finished with none failed
+    /// and none interrupted.
+    #[derive(Debug)]
+    pub struct Tracker {
+        steps: Vec<&'static str>,
+        hosts: BTreeMap<String, Host>,
+    }
+
+    impl Tracker {
+        pub fn new(hosts: &[String], steps: &[&'static str]) -> Tracker {
+            Tracker {
+                steps: steps.to_vec(),
+                hosts: hosts.iter().map(|h| (h.clone(), Host::default())).collect(),
+            }
+        }
+
+        pub fn started(&mut self, host: &str) {
+            self.hosts.entry(host.to_string()).or_default().started = true;
+        }
+
+        pub fn done(&mut self, host: &str) {
+            self.hosts.entry(host.to_string()).or_default().done = true;
+        }
+
+        /// Record an outcome; true when it is the host's first failure (its root cause),
+        /// the one the view prints a line for.
+        pub fn outcome(&mut self, o: &Outcome) -> bool {
+            let h = self.hosts.entry(o.host().to_string()).or_default();
+            h.past.insert(o.step());
+            match o.kind() {
+                Kind::Interrupted => h.interrupted = true,
+                Kind::Failed if !skipped(o) && h.failed_at.is_none() => {
+                    h.failed_at = Some(o.step());
+                    return true;
+                }
+                _ => {}
+            }
+            false
+        }
+
+        /// The step a started host is in: the first one it is not past yet.
+        fn current(&self, h: &Host) -> Option<&'static str> {
+            (h.started && !h.done)
+                .then(|| self.steps.iter().find(|s| !h.past.contains(*s)).copied())
+                .flatten()
+        }
+
+        pub fn step_counts(&self) -> Vec<StepCount> {
+            self.steps
+                .iter()
+                .map(|s| StepCount {
+                    // A finished host is past every step, whatever it did not run.
+                    reached: self
+                        .hosts
+                        .values()
+                        .filter(|h| h.done || h.past.contains(s) || self.current(h) == Some(*s))
+                        .count(),
+                    failed: self
+                        .hosts
+                        .values()
+                        .filter(|h| h.failed_at == Some(*s))
+                        .count(),
+                })
+                .collect()
+        }
+
+        pub fn overall(&self) -> Overall {
+            let hosts = || self.hosts.values();
+            Overall {
+                total: self.hosts.len(),
+                finished: hosts().filter(|h| h.done).count(),
+                converged: hosts()
+                    .filter(|h| h.done && h.failed_at.is_none() && !h.interrupted)
+                    .count(),
+                failed: hosts().filter(|h| h.failed_at.is_some()).count(),
+                interrupted: hosts()
+                    .filter(|h| h.interrupted && h.failed_at.is_none())
+                    .count(),
+            }
+        }
+
+        /// How much of the run's work is behind it, 0..=1: steps hosts are past (a finished
+        /// host's all of them) over hosts × steps. What the ETA extrapolates from.
+        pub fn fraction(&self) -> f64 {
+            let all = self.hosts.len() * self.steps.len();
+            if all == 0 {
+                return 0.0;
+            }
+            let past: usize = self
+                .hosts
+                .values()
+                .map(|h| {
+                    if h.done {
+                        self.steps.len()
+                    } else {
+                        self.steps.iter().filter(|s| h.past.contains(*s)).count()
+                    }
+                })
+                .sum();
+            past as f64 / all as f64
+        }
+    }
+
+    /// `m:ss` (or `h:mm:ss`), the way the ETA is shown.
+    pub fn clock(d: Duration) -> String {
+        let s = d.as_secs();
+        if s >= 3600 {
+            format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+        } else {
+            format!("{}:{:02}", s / 60, s % 60)
+        }
+    }
+
+    /// The bars on the terminal: one for the class, one per step.
+    pub struct Class {
+        pub tracker: Tracker,
+        overall: ProgressBar,
+        steps: Vec<ProgressBar>,
+        /// The tracker's fraction in millionths, read by the overall bar's ETA as it ticks.
+        fraction: Arc<AtomicU64>,
+    }
+
+    const BAR: &str = "{bar:16} {pos:>W}/{len}";
+
+    impl Class {
+        pub fn new(multi: &MultiProgress, hosts: &[String], steps: &[&'static str]) -> Class {
+            let tracker = Tracker::new(hosts, steps);
+            let name_width = steps.iter().map(|s| s.len()).max().unwrap_or(0).max(5);
+            let count_width = hosts.len().to_string().len();
+            let bar = BAR.replace('W', &count_width.to_string());
+            let fraction = Arc::new(AtomicU64::new(0));
+            let seen = fraction.clone();
+            // Extrapolated from the work done so far, redrawn at every tick, so it counts
+            // down between events instead of freezing.
+            let eta = move |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let f = seen.load(Ordering::Relaxed) as f64 / 1e6;
+                let text = if f <= 0.0 {
+                    "–".to_string()
+                } else {
+                    clock(state.elapsed().mul_f64((1.0 - f) / f))
+                };
+                let _ = w.write_str(&text);
+            };
+            let overall = multi.add(ProgressBar::new(hosts.len() as u64));
+            overall.set_style(
+                ProgressStyle::with_template(&format!(
+                    "{{prefix:.bold}} {bar} done{{msg}} · {{elapsed_class}} (ETA {{eta_class}})"
+                ))
+                .expect("valid template")
+                .with_key("eta_class", eta)
+                .with_key(
+                    "elapsed_class",
+                    |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = w.write_str(&clock(state.elapsed()));
+                    },
+                )
+                .progress_chars("█░"),
+            );
+            overall.set_prefix(format!("{:<name_width$}", "class"));
+            overall.enable_steady_tick(Duration::from_millis(500));
+            let style = ProgressStyle::with_template(&format!("{{prefix}} {bar}{{msg}}"))
+                .expect("valid template")
+                .progress_chars("█░");
+            let steps = steps
+                .iter()
+                .map(|s| {
+                    let b = multi.add(ProgressBar::new(hosts.len() as u64));
+                    b.set_style(style.clone());
+                    b.set_prefix(format!("{s:<name_width$}"));
+                    b
+                })
+                .collect();
+            let class = Class {
+                tracker,
+                overall,
+                steps,
+                fraction,
+            };
+            class.draw();
+            class
+        }
+
+        /// Bring the bars to the tracker's counts.
+        pub fn draw(&self) {
+            let o = self.tracker.overall();
+            self.overall.set_position(o.finished as u64);
+            let mut msg = format!(": {} converged, {} failed", o.converged, o.failed);
+            if o.interrupted > 0 {
+                msg.push_str(&format!(", {} interrupted", o.interrupted));
+            }
+            self.overall.set_message(msg);
+            self.fraction
+                .store((self.tracker.fraction() * 1e6) as u64, Ordering::Relaxed);
+            for (bar, c) in self.steps.iter().zip(self.tracker.step_counts()) {
+                bar.set_position(c.reached as u64);
+                bar.set_message(if c.failed > 0 {
+                    format!("  {} failed", c.failed)
+                } else {
+                    String::new()
+                });
+            }
+        }
+
+        /// The run is over: the bars go, the summary takes their place.
+        pub fn finish(self, multi: &MultiProgress) {
+            for bar in std::iter::once(&self.overall).chain(&self.steps) {
+                bar.finish_and_clear();
+                multi.remove(bar);
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use crate::error::Error;
+
+        const STEPS: [&str; 3] = ["facts", "docker", "cluster"];
+
+        fn hosts(n: usize) -> Vec<String> {
+            (1..=n).map(|i| format!("h{i}")).collect()
+        }
+
+        fn ok(h: &str, s: &'static str) -> Outcome {
+            Outcome::ok(h, s, Duration::ZERO)
+        }
+
+        #[test]
+        fn a_host_fails_once_for_its_root_cause_and_skipped_steps_are_no_failures() {
+            let mut t = Tracker::new(&hosts(3), &STEPS);
+            for h in ["h1", "h2", "h3"] {
+                t.started(h);
+                assert!(!t.outcome(&ok(h, "facts")));
+            }
+            let failed = Outcome::failed("h1", "docker", Error::plan("no apt"), Duration::ZERO);
+            assert!(t.outcome(&failed), "the root cause is the line printed");
+            let skip = Outcome::not_run(
+                "h1",
+                "cluster",
+                Error::plan("needs docker, which did not converge"),
+                Duration::ZERO,
+            );
+            assert!(skipped(&skip) && !skipped(&failed));
+            assert!(!t.outcome(&skip), "a skipped step prints no failure line");
+            t.done("h1");
+            assert!(!t.outcome(&ok("h2", "docker")));
+            assert_eq!(
+                t.step_counts(),
+                [
+                    StepCount {
+                        reached: 3,
+                        failed: 0
+                    },
+                    // h1 past it, h2 past it, h3 in it.
+                    StepCount {
+                        reached: 3,
+                        failed: 1
+                    },
+                    // h1 finished, h2 in it; h3 is not yet.
+                    StepCount {
+                        reached: 2,
+                        failed: 0
+                    },
+                ]
+            );
+            for h in ["h2", "h3"] {
+                for s in ["docker", "cluster"] {
+                    t.outcome(&ok(h, s));
+                }
+                t.done(h);
+            }
+            assert_eq!(
+                t.overall(),
+                Overall {
+                    total: 3,
+                    finished: 3,
+                    converged: 2,
+                    failed: 1,
+                    interrupted: 0
+                }
+            );
+            assert_eq!(t.fraction(), 1.0);
+        }
+
+        #[test]
+        fn hosts_not_started_are_in_no_step_and_the_fraction_counts_steps_past() {
+            let mut t = Tracker::new(&hosts(4), &STEPS);
+            assert_eq!(t.fraction(), 0.0);
+            t.started("h1");
+            assert_eq!(
+                t.step_counts()[0],
+                StepCount {
+                    reached: 1,
+                    failed: 0
+                }
+            );
+            t.outcome(&ok("h1", "facts"));
+            t.outcome(&Outcome::interrupted("h2", "facts", false, Duration::ZERO));
+            t.done("h2");
+            let o = t.overall();
+            assert_eq!((o.finished, o.converged, o.interrupted), (1, 0, 1));
+            // h1 past 1 of 3, h2 finished (3 of 3): 4 of 12.
+            assert!((t.fraction() - 4.0 / 12.0).abs() < 1e-9);
+        }
+
+        #[test]
+        fn the_eta_reads_as_a_clock() {
+            assert_eq!(clock(Duration::from_secs(75)), "1:15");
+            assert_eq!(clock(Duration::from_secs(3725)), "1:02:05");
+        }
     }
 }
