@@ -473,8 +473,7 @@ def _log_call(tool, argv, code):
 
 def run(tool, main):
     """Run MAIN(argv) -> exit code, append the call line, exit with the code."""
-    if not sys.pycache_prefix:  # the tool's own stanza chose the host's cache, or none
-        sys.dont_write_bytecode = True
+    sys.dont_write_bytecode = True
     with contextlib.suppress(AttributeError, ValueError):
         sys.stdout.reconfigure(line_buffering=True)
     argv = sys.argv[1:]
