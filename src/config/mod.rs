@@ -65,6 +65,8 @@ pub struct Config {
     pub lab: Lab,
     /// Local port of each `labprov tunnel` service.
     pub tunnel: std::collections::BTreeMap<String, u16>,
+    /// What `labprov doctor` probes beyond the other sections (the image registries).
+    pub doctor: crate::doctor::section::Doctor,
 }
 
 /// One section of every layer that has it, most specific first.
@@ -186,6 +188,7 @@ impl Config {
             run,
             lab,
             tunnel: tunnel::section(&layered(layers, |r| r.tunnel.as_ref()))?,
+            doctor: crate::doctor::section::section(&layered(layers, |r| r.doctor.as_ref()))?,
         })
     }
 }
@@ -269,7 +272,8 @@ mod tests {
         let d = defaults();
         let mut actual = BTreeMap::new();
         for section in [
-            "ssh", "versions", "docker", "cluster", "dns", "istio", "paths", "run", "lab", "tunnel",
+            "ssh", "versions", "docker", "cluster", "dns", "istio", "paths", "run", "lab",
+            "tunnel", "doctor",
         ] {
             leaves(section, &d[section], &mut actual);
         }
