@@ -117,8 +117,11 @@ fn doctor_passes_a_healthy_class_in_one_session_per_host() {
                 run.explain()
             );
         }
-        // minikube, kubectl, Istio for the host's architecture only.
+        // minikube, kubectl, Istio for the host's architecture only; Docker's repository for
+        // the host's release.
         assert_eq!(kinds["download"].len(), 3, "{kinds:?}");
+        let repo = verdict(&run, h, "apt-repo")["detail"].as_str().unwrap();
+        assert!(repo.contains("/dists/noble/InRelease"), "{repo}");
         assert!(
             verdict(&run, h, "memory")["detail"]
                 .as_str()

@@ -305,10 +305,12 @@ async fn examine(sh: &Shared, host: &Host) -> bool {
     ok &= say(judge::docker_group(&plan));
     let reached = judge::parse_reach(&out.stdout);
     let arch = fact("arch");
-    for p in judge::probes(cfg)
+    for mut p in judge::probes(cfg)
         .into_iter()
         .filter(|p| p.arch.is_empty() || p.arch == arch)
     {
+        // As the script probed it.
+        p.url = p.url.replace("{codename}", &fact("codename"));
         ok &= say(judge::reach(&p, reached.get(&p.index)));
     }
     ok &= say(judge::routes(
