@@ -132,10 +132,12 @@ pub enum Command {
         #[command(flatten)]
         targets: Targets,
     },
-    /// Find what would make `up` fail before it starts: read-only checks of every host in one
-    /// round trip each (OS, resources, cgroup v2, sudo, docker group, DNS and HTTPS to every
-    /// download and registry, routes, clock, versions; the jump host for a batch), each `ok`,
-    /// `warn` or `fail` with a one-line fix; exit 0 when nothing fails, 1 otherwise.
+    /// Find what would make `up` fail, before it starts; changes nothing.
+    ///
+    /// Read-only checks of every host in one round trip each (OS, resources, cgroup v2, sudo,
+    /// docker group, DNS and HTTPS to every download and registry, routes, clock, versions;
+    /// the jump host for a batch), each `ok`, `warn` or `fail` with a one-line fix; exit 0
+    /// when nothing fails, 1 otherwise.
     Doctor {
         #[command(flatten)]
         targets: Targets,

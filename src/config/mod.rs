@@ -4,7 +4,8 @@
 //! network, every name is a DNS label, versions look like versions. Each section states its
 //! defaults once, in code, next to its validation: the sections about how labprov runs are
 //! here (`ssh`, `hosts`, `run`, `paths`, `artifacts`, `tunnel`), the sections a step uses are
-//! in that step's folder (`steps/<step>/section.rs`), and [`field`] holds what they share.
+//! in that step's folder (`steps/<step>/section.rs`), `[doctor]` in `doctor/section.rs`, and
+//! [`field`] holds what they share.
 //! This module only composes them and checks what spans two sections. Values that reach
 //! shell scripts are still quoted by the templates; validation here is about telling the user
 //! early, not about safety.
