@@ -676,6 +676,31 @@ mod tests {
     }
 
     #[test]
+    fn the_bastion_is_judged_by_its_max_startups_and_an_unreadable_one_only_warns() {
+        let f = bastion(Some("10:30:100"), 30, 16);
+        assert_eq!(f.kind, Kind::Ok);
+        assert!(
+            f.detail.contains("past 10 at once") && f.detail.contains("30 hosts, 16 at a time")
+        );
+        assert_eq!(bastion(Some("0"), 30, 16).kind, Kind::Fail);
+        assert_eq!(bastion(None, 30, 16).kind, Kind::Warn);
+    }
+
+    #[test]
+    fn docker_group_warns_until_a_new_login_has_it() {
+        let no_docker = plan(&[("docker_installed", "no")]);
+        assert_eq!(docker_group(&no_docker).kind, Kind::Ok);
+        let stale = plan(&[
+            ("docker_installed", "yes"),
+            ("docker_group_session", "0"),
+            ("docker_group_db", "1"),
+        ]);
+        assert!(docker_group(&stale).fix.contains("log in again"));
+        let member = plan(&[("docker_installed", "yes"), ("docker_group_session", "1")]);
+        assert_eq!(docker_group(&member).kind, Kind::Ok);
+    }
+
+    #[test]
     fn clock_offsets_within_the_round_trip_pass() {
         assert_eq!(clock(900, 1000).kind, Kind::Ok);
         assert_eq!(clock(-7_000, 500).kind, Kind::Warn);
