@@ -132,6 +132,16 @@ pub enum Command {
         #[command(flatten)]
         targets: Targets,
     },
+    /// Find what would make `up` fail, before it starts; changes nothing.
+    ///
+    /// Read-only checks of every host in one round trip each (OS, resources, cgroup v2, sudo,
+    /// docker group, DNS and HTTPS to every download and registry, routes, clock, versions;
+    /// the jump host for a batch), each `ok`, `warn` or `fail` with a one-line fix; exit 0
+    /// when nothing fails, 1 otherwise.
+    Doctor {
+        #[command(flatten)]
+        targets: Targets,
+    },
     /// Open the lab's dashboards, the ingress gateway and hello-node on 127.0.0.1, through the
     /// jump host (or on this machine with the local profile), and keep them open until Ctrl-C.
     Tunnel {

@@ -11,6 +11,7 @@ pub mod artifacts;
 pub mod cli;
 pub mod compat;
 pub mod config;
+pub mod doctor;
 pub mod engine;
 pub mod error;
 pub mod fleet;
@@ -149,6 +150,7 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
             list,
             targets,
         } => return verify(&cli, checks, *list, targets, report),
+        Command::Doctor { targets } => return doctor(&cli, targets, report),
         Command::Up { targets } => (Mode::Up, targets),
         Command::Plan { targets } => (Mode::Plan, targets),
         Command::Status { targets } => (Mode::Status, targets),
@@ -359,6 +361,48 @@ fn verify(
     })
 }
 
+/// `labprov doctor`: 0 when no check failed on any host, 1 when one did, 128+N on a signal.
+/// Versions that do not support each other are one of its verdicts (a `fail`, a `warn` with
+/// `--allow-unsupported`) instead of stopping it: the point is to list everything at once.
+fn doctor(cli: &Cli, targets: &cli::Targets, report: Arc<Report>) -> Result<i32> {
+    let spec = match cli.profile.as_deref() {
+        Some(p) => p.to_string(),
+        None if Path::new("labprov.toml").is_file() => "labprov.toml".to_string(),
+        None => "local".to_string(),
+    };
+    let layers = profile::load(&spec)?;
+    let mut cfg = Config::from_layers(&layers)?;
+    let profile = doctor::Profile {
+        unsupported: compat::unsupported(&cfg, &layers).map(|e| e.to_string()),
+        allow_unsupported: cli.allow_unsupported,
+    };
+    let hosts = hosts_of(&mut cfg, targets, false)?;
+    if hosts.is_empty() {
+        report.info("no host failed in the last run: nothing to do");
+        return Ok(0);
+    }
+    let mut names: Vec<String> = hosts.iter().map(|h| h.name.clone()).collect();
+    if cfg.ssh.jump.is_some() && hosts.len() > 1 && hosts.iter().any(|h| !h.is_local()) {
+        names.insert(0, doctor::JUMP.to_string());
+    }
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| Error::Usage {
+        message: format!("cannot start runtime: {e}"),
+    })?;
+    let stop = interrupt::Stop::new();
+    let grace = cfg.run.grace_period;
+    let healthy = runtime.block_on(async {
+        tokio::spawn(listen(stop.clone(), report.clone(), grace));
+        doctor::run(cfg, hosts, profile, report.clone(), stop.clone()).await
+    })?;
+    let signal = stop.signal();
+    report.doctor_summary(&names, signal.map(interrupt::name));
+    Ok(match signal {
+        Some(sig) => 128 + sig,
+        None if healthy.iter().all(|ok| *ok) => 0,
+        None => 1,
+    })
+}
+
 /// The hosts a run works on (the target options), and `--parallel` into the config.
 /// `--only-failed` reads the journals of `verify` for `verify`, of the other runs otherwise.
 fn hosts_of(
@@ -545,6 +589,12 @@ fn render_to(cfg: &Config, dir: &Path, show_secrets: bool) -> Result<usize> {
         &scripts.probes(cfg, &verify::example::probes(cfg))?,
     )?;
     n += 2;
+    // doctor's one round trip (the controller's clock is filled in when it is sent).
+    write(
+        &dir.join("doctor.sh"),
+        &doctor::Scripts::new()?.script(cfg, 0)?,
+    )?;
+    n += 1;
     for (name, text) in tunnel::scripts(cfg)? {
         write(&dir.join(name), &text)?;
         n += 1;

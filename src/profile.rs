@@ -18,6 +18,7 @@ use crate::config::paths::RawPaths;
 use crate::config::run::RawRun;
 use crate::config::ssh::RawSsh;
 use crate::config::tunnel::RawTunnel;
+use crate::doctor::section::RawDoctor;
 use crate::error::{Error, Result};
 use crate::steps::cluster::section::RawCluster;
 use crate::steps::dns::section::RawDns;
@@ -52,6 +53,7 @@ pub struct RawProfile {
     pub run: Option<RawRun>,
     pub lab: Option<RawLab>,
     pub tunnel: Option<RawTunnel>,
+    pub doctor: Option<RawDoctor>,
 }
 
 /// A parsed profile file and the files it extends, nearest first.

@@ -57,6 +57,8 @@ struct State {
     /// The run's hosts were more than [`CLASS_VIEW_ABOVE`] on a terminal: the final table
     /// collapses the converged ones (stays set after the bars are gone).
     class_run: bool,
+    /// `doctor`: every check's verdict, for the summary.
+    diagnoses: Vec<crate::doctor::Verdict>,
 }
 
 /// Up to this many hosts, a terminal shows a live line per active host; above it, the class
@@ -611,6 +613,113 @@ impl Report {
                 c["pass"],
                 c["fail"],
                 c["skip"],
+                first_fail.get(h).map(String::as_str).unwrap_or("")
+            ));
+        }
+        let failed = counts.values().filter(|c| c["fail"] > 0).count();
+        out.push_str(&format!(
+            "\n{} host(s), {} with a failed check, in {:.1}s",
+            counts.len(),
+            failed,
+            elapsed.as_secs_f64()
+        ));
+        if let Some(signal) = interrupted {
+            out.push_str(&format!(" (interrupted by {signal})"));
+        }
+        self.line(&st, &out);
+    }
+
+    /// `doctor`: one check's verdict on one host. JSON: `{"type":"doctor","host":..,
+    /// "check":..,"kind":"ok"|"warn"|"fail","detail":..,"fix":..}`. Text: `HOST: ok CHECK:
+    /// DETAIL`, and for a warning or failure its fix on the same line after `→ fix:`. With
+    /// `-q` only warnings and failures.
+    pub fn doctor(&self, v: &crate::doctor::Verdict) {
+        use crate::doctor::Kind as D;
+        let mut st = self.lock();
+        st.diagnoses.push(v.clone());
+        if self.mode == OutputMode::Json {
+            if let Ok(mut value) = serde_json::to_value(v) {
+                value["type"] = json!("doctor");
+                self.json(value);
+            }
+            return;
+        }
+        if v.kind == D::Ok && self.verbosity < 0 {
+            return;
+        }
+        let word = match v.kind {
+            D::Ok => "ok  ",
+            D::Warn => "WARN",
+            D::Fail => "FAIL",
+        };
+        let fix = if v.fix.is_empty() || v.kind == D::Ok {
+            String::new()
+        } else {
+            format!(" → fix: {}", v.fix)
+        };
+        self.line(
+            &st,
+            &format!("{}: {word} {}: {}{fix}", v.host, v.check, v.detail),
+        );
+    }
+
+    /// `doctor`'s closing summary: per host, how many checks were ok, warned or failed; in
+    /// JSON mode the last line, `{"type":"summary","hosts":{"<host>":{"ok":N,"warn":N,
+    /// "fail":N}},"elapsed_ms":N}`.
+    pub fn doctor_summary(&self, hosts: &[String], interrupted: Option<&str>) {
+        use crate::doctor::Kind as D;
+        let mut st = self.lock();
+        if let Some(m) = st.multi.take() {
+            let _ = m.clear();
+        }
+        let elapsed = self.started.elapsed();
+        let mut counts: BTreeMap<String, BTreeMap<&str, usize>> = hosts
+            .iter()
+            .map(|h| {
+                (
+                    h.clone(),
+                    ["ok", "warn", "fail"].into_iter().map(|k| (k, 0)).collect(),
+                )
+            })
+            .collect();
+        let mut first_fail: BTreeMap<String, String> = BTreeMap::new();
+        for v in &st.diagnoses {
+            let key = match v.kind {
+                D::Ok => "ok",
+                D::Warn => "warn",
+                D::Fail => "fail",
+            };
+            *counts
+                .entry(v.host.clone())
+                .or_default()
+                .entry(key)
+                .or_default() += 1;
+            if v.kind == D::Fail {
+                first_fail
+                    .entry(v.host.clone())
+                    .or_insert_with(|| format!("{}: {}", v.check, v.detail));
+            }
+        }
+        if self.mode == OutputMode::Json {
+            let mut value =
+                json!({"type": "summary", "hosts": counts, "elapsed_ms": elapsed.as_millis()});
+            if let Some(signal) = interrupted {
+                value["interrupted"] = json!(signal);
+            }
+            self.json(value);
+            return;
+        }
+        let width = counts.keys().map(String::len).max().unwrap_or(4).max(4);
+        let mut out = format!(
+            "\n{:<width$}  {:>4}  {:>4}  {:>4}  first failure",
+            "host", "ok", "warn", "fail"
+        );
+        for (h, c) in &counts {
+            out.push_str(&format!(
+                "\n{h:<width$}  {:>4}  {:>4}  {:>4}  {}",
+                c["ok"],
+                c["warn"],
+                c["fail"],
                 first_fail.get(h).map(String::as_str).unwrap_or("")
             ));
         }

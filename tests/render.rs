@@ -79,6 +79,7 @@ fn crownlabs_scripts_are_written_and_pass_shellcheck() {
             "apply/07-dns.sh",
             "apply/08-istio.sh",
             "check.sh",
+            "doctor.sh",
             "manifests/apply.sh",
             "manifests/prune.sh",
             "manifests/state.sh",

@@ -4,7 +4,8 @@
 //! network, every name is a DNS label, versions look like versions. Each section states its
 //! defaults once, in code, next to its validation: the sections about how labprov runs are
 //! here (`ssh`, `hosts`, `run`, `paths`, `artifacts`, `tunnel`), the sections a step uses are
-//! in that step's folder (`steps/<step>/section.rs`), and [`field`] holds what they share.
+//! in that step's folder (`steps/<step>/section.rs`), `[doctor]` in `doctor/section.rs`, and
+//! [`field`] holds what they share.
 //! This module only composes them and checks what spans two sections. Values that reach
 //! shell scripts are still quoted by the templates; validation here is about telling the user
 //! early, not about safety.
@@ -65,6 +66,8 @@ pub struct Config {
     pub lab: Lab,
     /// Local port of each `labprov tunnel` service.
     pub tunnel: std::collections::BTreeMap<String, u16>,
+    /// What `labprov doctor` probes beyond the other sections (the image registries).
+    pub doctor: crate::doctor::section::Doctor,
 }
 
 /// One section of every layer that has it, most specific first.
@@ -186,6 +189,7 @@ impl Config {
             run,
             lab,
             tunnel: tunnel::section(&layered(layers, |r| r.tunnel.as_ref()))?,
+            doctor: crate::doctor::section::section(&layered(layers, |r| r.doctor.as_ref()))?,
         })
     }
 }
@@ -269,7 +273,8 @@ mod tests {
         let d = defaults();
         let mut actual = BTreeMap::new();
         for section in [
-            "ssh", "versions", "docker", "cluster", "dns", "istio", "paths", "run", "lab", "tunnel",
+            "ssh", "versions", "docker", "cluster", "dns", "istio", "paths", "run", "lab",
+            "tunnel", "doctor",
         ] {
             leaves(section, &d[section], &mut actual);
         }

@@ -186,6 +186,16 @@ impl Bastion {
     pub async fn close(self) {
         let _ = self.session.close().await;
     }
+
+    /// Run `sh -c SCRIPT` on the jump host itself, as a channel of the run's one connection
+    /// to it (no new login): `doctor` reads the bastion's sshd settings this way. A jump host
+    /// that allows no commands answers with a non-zero exit; `None` then.
+    pub async fn read(&self, script: &str) -> Option<String> {
+        let out = self.session.shell(script).output().await.ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
 }
 
 impl Ssh {

@@ -10,6 +10,14 @@ fact arch "$(dpkg --print-architecture 2>/dev/null || uname -m)"
 fact cpus "$(nproc)"
 fact mem_mib "$(awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo)"
 fact disk_free_mib "$(df -Pm / | awk 'NR == 2 {print $4}')"
+# Docker's data root holds the node image and every image of the lab: its file system (the
+# nearest existing directory's, before Docker is installed) is the disk that must be big enough.
+d=/var/lib/docker
+while [ ! -e "$d" ]; do d=${d%/*}; d=${d:-/}; done
+fact docker_free_mib "$(df -Pm "$d" | awk 'NR == 2 {print $4}')"
+# Whether the cluster's node exists (running, paused, exited; empty: none): resources and disk
+# matter for a cluster still to be made. Asked once per check (the cluster step reuses it).
+fact node "$(node_state)"
 fact user "$(id -un)"
 fact uid "$(id -u)"
 if [ "$(id -u)" -eq 0 ]; then

@@ -36,9 +36,38 @@ impl Step for Facts {
     }
 
     /// A host `up` would refuse is blocked, with the reason, so `plan` and `status` show it
-    /// as `up` refuses it instead of "converged".
-    fn decide(&self, _: &Config, _: &Scope, plan: &mut HostPlan) {
-        let Err(why) = judge_facts(plan) else { return };
+    /// as `up` refuses it instead of "converged"; so is one that `labprov doctor` fails on a
+    /// blocking check (disk, CPUs, memory for a cluster still to be made:
+    /// `doctor::judge::blocking`, the same functions), so `plan` and `doctor` never disagree.
+    /// Without sudo, each step that needs root and has something to change is blocked with
+    /// the reason `up` refuses it for (`doctor::judge::sudo_refusal`).
+    fn decide(&self, cfg: &Config, _: &Scope, plan: &mut HostPlan) {
+        if let Some(why) = crate::doctor::judge::sudo_refusal(plan) {
+            for s in plan.steps.iter_mut().filter(|s| {
+                s.state == CheckState::NeedsChange
+                    && crate::steps::find(s.step).is_some_and(|st| st.spec().needs_root)
+            }) {
+                s.state = CheckState::Blocked;
+                s.reasons = vec![why.clone()];
+                s.error = Some(Error::plan(why.clone()));
+            }
+        }
+        let why = match judge_facts(plan) {
+            Err(why) => why,
+            Ok(()) => {
+                let found = crate::doctor::judge::blocking(cfg, plan);
+                if found.is_empty() {
+                    return;
+                }
+                Error::plan(
+                    found
+                        .iter()
+                        .map(|f| format!("{} (fix: {})", f.detail, f.fix))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                )
+            }
+        };
         if let Some(facts) = plan
             .steps
             .iter_mut()
@@ -52,7 +81,7 @@ impl Step for Facts {
 }
 
 /// Whether the facts allow provisioning at all.
-fn judge_facts(plan: &HostPlan) -> Result<(), Error> {
+pub fn judge_facts(plan: &HostPlan) -> Result<(), Error> {
     let f = |k: &str| plan.facts.get(k).map(String::as_str).unwrap_or("");
     let version_ok = f("os_version")
         .split_once('.')
