@@ -1,5 +1,5 @@
-//! The `facts` step refuses anything but Ubuntu >= 22.04 on amd64/arm64, before anything is
-//! installed (README, "Steps").
+//! The `facts` step refuses anything but Ubuntu >= 22.04 or Debian >= 12 on amd64/arm64,
+//! before anything is installed, and `plan` says so first (README, "Steps", "Commands").
 
 mod common;
 mod support;
@@ -7,11 +7,11 @@ mod support;
 use common::{Run, UP_STEPS, World};
 use support::{host_sh, kinds, state};
 
-const DEBIAN_12: &str = r#"PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
+const DEBIAN_11: &str = r#"PRETTY_NAME="Debian GNU/Linux 11 (bullseye)"
 NAME="Debian GNU/Linux"
-VERSION_ID="12"
-VERSION="12 (bookworm)"
-VERSION_CODENAME=bookworm
+VERSION_ID="11"
+VERSION="11 (bullseye)"
+VERSION_CODENAME=bullseye
 ID=debian
 HOME_URL="https://www.debian.org/"
 "#;
@@ -77,15 +77,25 @@ fn facts_refuse_another_os_an_old_ubuntu_and_another_architecture() {
     let noble = host_sh(&world, "h1", None, "cat /etc/os-release");
     assert!(noble.contains("VERSION_ID=\"24.04\""), "{noble}");
 
-    set_os_release(&world, DEBIAN_12);
-    let debian =
-        "unsupported OS debian 12: labprov supports Ubuntu 22.04 and 24.04 (and newer releases)";
-    // plan says before `up` what `up` will say.
+    // A fresh supported host: `up` would change things (Terraform's 2).
+    let plan = world.labprov(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2, "{}", plan.explain());
+    assert_eq!(state(&plan, "h1", "facts")["state"], "converged");
+
+    set_os_release(&world, DEBIAN_11);
+    let debian = "unsupported OS debian 11: labprov supports Ubuntu 22.04 and 24.04, Debian 12 \
+                  and 13 (and newer releases)";
+    // plan says before `up` what `up` will say: checked fine (0), or blocked (1) with
+    // --detailed-exitcode.
     let plan = world.labprov(&["plan"]);
     assert_eq!(plan.code, 0, "{}", plan.explain());
     let facts = state(&plan, "h1", "facts");
     assert_eq!(facts["state"], "blocked", "{}", plan.explain());
     assert_eq!(facts["reasons"][0], debian);
+    let plan = world.labprov(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 1, "{}", plan.explain());
+    let status = world.labprov(&["status"]);
+    assert_eq!(state(&status, "h1", "facts")["reasons"][0], debian);
     let up = world.labprov(&["up"]);
     assert_refused(&world, &up, debian);
 
@@ -94,7 +104,8 @@ fn facts_refuse_another_os_an_old_ubuntu_and_another_architecture() {
     assert_refused(
         &world,
         &up,
-        "unsupported OS ubuntu 20.04: labprov supports Ubuntu 22.04 and 24.04 (and newer releases)",
+        "unsupported OS ubuntu 20.04: labprov supports Ubuntu 22.04 and 24.04, Debian 12 and 13 \
+         (and newer releases)",
     );
 
     // A riscv64 Ubuntu 24.04: dpkg and uname of this host report riscv64 (wrappers in
@@ -123,7 +134,11 @@ chmod 0755 /usr/local/bin/dpkg /usr/local/bin/uname"#,
         "riscv64"
     );
     let up = world.labprov(&["up"]);
-    assert_refused(&world, &up, "unsupported architecture riscv64");
+    assert_refused(
+        &world,
+        &up,
+        "unsupported architecture riscv64: labprov supports amd64 and arm64",
+    );
     let facts = up
         .events
         .iter()
@@ -144,4 +159,7 @@ chmod 0755 /usr/local/bin/dpkg /usr/local/bin/uname"#,
     assert_eq!(up.step("h1", "facts")["kind"], "ok");
     assert!(world.calls("h1").iter().any(|c| c["tool"] == "apt-get"));
     assert!(world.host_file("h1", "/usr/local/bin/minikube").is_file());
+    // Converged: nothing to change (Terraform's 0).
+    let plan = world.labprov(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}", plan.explain());
 }

@@ -12,9 +12,22 @@ case "$state" in
     else
       reason "no running minikube cluster (its node container is $state)"
     fi
-    if [ "$(nproc)" -lt {{ cfg.cluster.cpus }} ]; then
-      reason "the host has $(nproc) CPUs but cluster.cpus is {{ cfg.cluster.cpus }}"
-      exit 2
+    # What a new cluster is measured against (labprov decides from these whether it fits, and
+    # what cluster.cpus/memory = "auto" pick): the runtime's CPUs and memory as minikube reads
+    # them (docker info NCPU and MemTotal, in bytes), or, while Docker cannot be asked yet,
+    # the host's own, which is what dockerd will report.
+    rt_cpus='' rt_bytes=''
+    if rt=$(docker info --format '{% raw %}{{.NCPU}} {{.MemTotal}}{% endraw %}' 2>/dev/null); then
+      read -r rt_cpus rt_bytes <<<"$rt" || true
+    fi
+    if [[ $rt_cpus =~ ^[1-9][0-9]*$ && $rt_bytes =~ ^[1-9][0-9]*$ ]]; then
+      fact runtime_cpus "$rt_cpus"
+      fact runtime_mem_mb "$((rt_bytes / 1048576))"
+      fact runtime_from docker
+    else
+      fact runtime_cpus "$(nproc)"
+      fact runtime_mem_mb "$(awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo)"
+      fact runtime_from host
     fi
     exit 1
     ;;
@@ -22,8 +35,10 @@ esac
 # A running cluster built with other settings is reported, never silently recreated.
 python3 -c '
 import json, sys
-want = {"Driver": sys.argv[2], "CPUs": int(sys.argv[3]), "Memory": int(sys.argv[4]),
+# "auto" (cluster.cpus/memory) accepts what the running cluster has: it fits, being there.
+want = {"Driver": sys.argv[2], "CPUs": sys.argv[3], "Memory": sys.argv[4],
         "KubernetesVersion": sys.argv[5], "CNI": sys.argv[6]}
+want = {k: (int(v) if k in ("CPUs", "Memory") and v != "auto" else v) for k, v in want.items()}
 try:
     with open(sys.argv[1]) as f:
         cfg = json.load(f)
@@ -32,11 +47,14 @@ except (OSError, ValueError):
 kc = cfg.get("KubernetesConfig") or {}
 have = {"Driver": cfg.get("Driver"), "CPUs": cfg.get("CPUs"), "Memory": cfg.get("Memory"),
         "KubernetesVersion": kc.get("KubernetesVersion"), "CNI": kc.get("CNI")}
-drift = [k for k in want if have[k] is not None and have[k] != want[k]]
+if have["CPUs"] is not None and have["Memory"] is not None:
+    print("::fact cluster_cpus=%s" % have["CPUs"])
+    print("::fact cluster_memory_mb=%s" % have["Memory"])
+drift = [k for k in want if have[k] is not None and want[k] != "auto" and have[k] != want[k]]
 for k in drift:
     print("::reason running cluster has %s %s, profile wants %s" % (k, have[k], want[k]))
 sys.exit(2 if drift else 0)
-' "$(profile_config)" {{ cfg.cluster.driver | q }} {{ cfg.cluster.cpus }} {{ cfg.cluster.memory_mib }} {{ cfg.cluster.kubernetes_version | q }} {{ cfg.cluster.cni | q }} || exit $?
+' "$(profile_config)" {{ cfg.cluster.driver | q }} {{ cfg.cluster.cpus }} {{ cfg.cluster.memory }} {{ cfg.cluster.kubernetes_version | q }} {{ cfg.cluster.cni | q }} || exit $?
 # kubectl comes after the cluster in the lab's order: without it the API server cannot be asked.
 if [ -x "$kc" ] && ! kube_read; then
   reason "the cluster's API server does not answer: $(kube_error)"
