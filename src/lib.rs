@@ -1,5 +1,5 @@
 //! labprov: provisions the environment of the lab "Kubernetes Network Policies and Service
-//! Meshes" (Docker, minikube with Cilium, kubectl, Istio) on this machine or on Ubuntu VMs
+//! Meshes" (Docker, minikube with Cilium, kubectl, Istio) on this machine or on Ubuntu or Debian VMs
 //! reached over SSH through a jump host.
 //!
 //! The data flows one way: profile text → [`profile`] layers → validated [`config::Config`]

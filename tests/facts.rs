@@ -163,3 +163,75 @@ chmod 0755 /usr/local/bin/dpkg /usr/local/bin/uname"#,
     let plan = world.labprov(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}", plan.explain());
 }
+
+/// Debian 12 is supported as Ubuntu is: Docker from Docker's Debian repository (the profile's
+/// `{os}`), the rest the same.
+#[test]
+fn a_debian_12_host_converges_with_dockers_debian_repository() {
+    let world = World::start(1);
+    world.fault("h1", "debian 12");
+    let release = host_sh(
+        &world,
+        "h1",
+        None,
+        ". /etc/os-release && echo $ID $VERSION_ID $VERSION_CODENAME",
+    );
+    assert_eq!(release.trim(), "debian 12 bookworm");
+    // The world's profile names the mirror's Ubuntu repository; this one names it by `{os}`,
+    // as the built-in profiles name download.docker.com's.
+    let text = std::fs::read_to_string(&world.profile).unwrap();
+    assert_eq!(text.matches("/docker/linux/ubuntu").count(), 2, "{text}");
+    let profile = world.dir.join("debian.toml");
+    std::fs::write(
+        &profile,
+        text.replace("/docker/linux/ubuntu", "/docker/linux/{os}"),
+    )
+    .unwrap();
+
+    let plan = world.labprov_with(&profile, &["plan"]);
+    assert_eq!(plan.code, 0, "{}", plan.explain());
+    assert_eq!(
+        state(&plan, "h1", "facts")["state"],
+        "converged",
+        "{}",
+        plan.explain()
+    );
+    let up = world.labprov_with(&profile, &["up"]);
+    assert_eq!(up.code, 0, "{}", up.explain());
+    assert_eq!(
+        up.step("h1", "docker")["kind"],
+        "changed",
+        "{}",
+        up.explain()
+    );
+
+    // Docker came from the Debian repository, for bookworm, at Docker's Debian version.
+    let sources = host_sh(
+        &world,
+        "h1",
+        None,
+        "cat /etc/apt/sources.list.d/docker.sources",
+    );
+    assert!(
+        sources.contains(&format!(
+            "URIs: http://10.210.{}.2:8080/docker/linux/debian\nSuites: bookworm\n",
+            world.id
+        )),
+        "{sources}"
+    );
+    let log = world.mirror_log();
+    assert!(log.contains("GET /docker/linux/debian/gpg 200"), "{log}");
+    assert!(
+        log.contains("GET /docker/linux/debian/dists/bookworm/InRelease 200"),
+        "{log}"
+    );
+    assert!(!log.contains("/docker/linux/ubuntu/"), "{log}");
+    let version = host_sh(
+        &world,
+        "h1",
+        None,
+        "dpkg-query -W -f='${Version}' docker-ce",
+    );
+    assert_eq!(version, "5:28.5.1-1~debian.12~bookworm");
+    assert!(world.host_file("h1", "/usr/local/bin/minikube").is_file());
+}
