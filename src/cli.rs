@@ -81,6 +81,10 @@ pub enum Command {
     Plan {
         #[command(flatten)]
         targets: Targets,
+        /// Exit 0 when nothing would change, 2 when `up` would change something, 1 when a
+        /// host is blocked or could not be checked (Terraform's `plan -detailed-exitcode`).
+        #[arg(long)]
+        detailed_exitcode: bool,
     },
     /// Show each step's state on every host.
     Status {

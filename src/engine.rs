@@ -50,6 +50,10 @@ pub struct LockSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HostResult {
     Converged,
+    /// `plan`/`status`: `up` would change something (nothing blocked, every check ran).
+    Pending,
+    /// `plan`/`status`: a step is blocked (the user must decide first; `up` would fail).
+    Blocked,
     Failed,
     /// Ctrl-C or SIGTERM stopped it before it converged.
     Interrupted,
@@ -277,11 +281,15 @@ async fn run_host(sh: &Shared, host: &Host) -> HostResult {
     let result = match sh.mode {
         Mode::Plan | Mode::Status => {
             report.plan(&plan, sh.mode == Mode::Status);
-            let ok = plan.steps.iter().all(|s| s.state != CheckState::Error);
-            if ok {
-                HostResult::Converged
-            } else {
+            let any = |state| plan.steps.iter().any(|s| s.state == state);
+            if any(CheckState::Error) {
                 HostResult::Failed
+            } else if any(CheckState::Blocked) {
+                HostResult::Blocked
+            } else if any(CheckState::NeedsChange) {
+                HostResult::Pending
+            } else {
+                HostResult::Converged
             }
         }
         Mode::Up | Mode::Apply => {
@@ -293,7 +301,10 @@ async fn run_host(sh: &Shared, host: &Host) -> HostResult {
             purge_docker,
         } => down(sh, host, &plan, &mut transport, purge, purge_docker).await,
         Mode::Reset => match down(sh, host, &plan, &mut transport, false, false).await {
-            r @ (HostResult::Failed | HostResult::Interrupted) => r,
+            r @ (HostResult::Failed
+            | HostResult::Interrupted
+            | HostResult::Pending
+            | HostResult::Blocked) => r,
             HostResult::Converged if sh.stop.is_set() => sh.interrupt_host(&host.name),
             HostResult::Converged => {
                 // Check again: the cluster is gone, so everything on it needs applying.

@@ -1,5 +1,5 @@
 //! labprov: provisions the environment of the lab "Kubernetes Network Policies and Service
-//! Meshes" (Docker, minikube with Cilium, kubectl, Istio) on this machine or on Ubuntu VMs
+//! Meshes" (Docker, minikube with Cilium, kubectl, Istio) on this machine or on Ubuntu or Debian VMs
 //! reached over SSH through a jump host.
 //!
 //! The data flows one way: profile text → [`profile`] layers → validated [`config::Config`]
@@ -45,9 +45,19 @@ use crate::manifests::Scope;
 use crate::report::Report;
 
 /// Run labprov and return the process exit code: 0 converged, 1 some host failed,
-/// 2 bad input, 130 interrupted by SIGINT (Ctrl-C), 143 by SIGTERM.
+/// 2 bad input, 130 interrupted by SIGINT (Ctrl-C), 143 by SIGTERM; `plan
+/// --detailed-exitcode`: 0 nothing to change, 2 changes pending, 1 blocked or failed.
 pub fn run(cli: Cli) -> i32 {
     let verbosity = cli.verbose as i8 - cli.quiet as i8;
+    // With `plan --detailed-exitcode`, 2 means "changes pending": bad input says 1 there, as
+    // any error does in Terraform's convention.
+    let detailed = matches!(
+        cli.command,
+        Command::Plan {
+            detailed_exitcode: true,
+            ..
+        }
+    );
     let report = Arc::new(Report::new(cli.output, verbosity));
     // A panic is a bug in labprov: say so in one line instead of a backtrace and exit 101.
     // (A panic inside one host's task never gets here: it is that host's failure.)
@@ -56,7 +66,10 @@ pub fn run(cli: Cli) -> i32 {
         Ok(Ok(code)) => code,
         Ok(Err(e)) => {
             report.error(&e.to_string());
-            e.exit_code()
+            match e.exit_code() {
+                2 if detailed => 1,
+                code => code,
+            }
         }
         Err(payload) => {
             let why = fleet::panic_message(payload);
@@ -152,7 +165,7 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
         } => return verify(&cli, checks, *list, targets, report),
         Command::Doctor { targets } => return doctor(&cli, targets, report),
         Command::Up { targets } => (Mode::Up, targets),
-        Command::Plan { targets } => (Mode::Plan, targets),
+        Command::Plan { targets, .. } => (Mode::Plan, targets),
         Command::Status { targets } => (Mode::Status, targets),
         Command::Apply { targets, .. } => (Mode::Apply, targets),
         Command::Down {
@@ -292,9 +305,30 @@ fn execute(cli: Cli, report: Arc<Report>) -> Result<i32> {
         !matches!(mode, Mode::Plan | Mode::Status),
         signal.map(interrupt::name),
     );
+    let detailed = matches!(
+        cli.command,
+        Command::Plan {
+            detailed_exitcode: true,
+            ..
+        }
+    );
+    let any = |r: HostResult| results.contains(&r);
     Ok(match signal {
         Some(sig) => 128 + sig,
-        None if results.iter().all(|r| *r == HostResult::Converged) => 0,
+        // Terraform's `plan -detailed-exitcode`: 1 blocked or failed, 2 changes pending.
+        None if detailed && (any(HostResult::Failed) || any(HostResult::Blocked)) => 1,
+        None if detailed && any(HostResult::Pending) => 2,
+        // Otherwise `plan` and `status` succeed when every host was checked: what they found
+        // is their output, not an error.
+        None if results.iter().all(|r| {
+            matches!(
+                r,
+                HostResult::Converged | HostResult::Pending | HostResult::Blocked
+            )
+        }) =>
+        {
+            0
+        }
         None => 1,
     })
 }

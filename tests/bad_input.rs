@@ -114,8 +114,17 @@ fn unknown_key_suggests_the_right_one() {
 #[test]
 fn wrong_type_names_the_key() {
     assert_rejected(
+        "[cluster]\ncpus = true\n",
+        "error: invalid type for `cluster.cpus`: boolean `true`, expected a number of CPUs or \"auto\"\n  \
+         --> bad.toml:10:8\n   |\n10 | cpus = true\n   |        ^^^^\n",
+    );
+}
+
+#[test]
+fn a_word_other_than_auto_is_refused_at_the_value() {
+    assert_rejected(
         "[cluster]\ncpus = \"four\"\n",
-        "error: invalid type for `cluster.cpus`: string \"four\", expected u32\n  \
+        "error: invalid value for `cluster.cpus`: `four` is not a number of CPUs or \"auto\"\n  \
          --> bad.toml:10:8\n   |\n10 | cpus = \"four\"\n   |        ^^^^^^\n",
     );
 }

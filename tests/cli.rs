@@ -276,7 +276,7 @@ fn extends_takes_a_path_relative_to_the_profile_that_says_it() {
         assert_eq!(run.code, 0, "{cwd:?} {profile:?}: {}", run.explain());
         let cluster = std::fs::read_to_string(out.path().join("apply/05-cluster.sh")).unwrap();
         assert!(
-            cluster.contains("--cpus=3 --memory=6g"),
+            cluster.contains("extra+=(--cpus=3)\nextra+=(--memory=6144mb)"),
             "cpus from ../base.toml, memory from the profile itself ({cwd:?} {profile:?}):\n{cluster}"
         );
     }

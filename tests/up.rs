@@ -353,7 +353,7 @@ fn drifted_cluster_is_reported_not_recreated() {
     // memory, and no delete.
     let first = start_argvs(&world, "h1");
     assert_eq!(first.len(), 1, "{first:?}");
-    assert!(first[0].iter().any(|a| a == "--memory=4g"), "{first:?}");
+    assert!(first[0].iter().any(|a| a == "--memory=4096mb"), "{first:?}");
     assert_eq!(world.calls_of("h1", "minikube", "delete").len(), 0);
 
     let profile = with_cluster(&world, "drift.toml", &[("memory", "\"6g\"")]);
@@ -396,7 +396,7 @@ fn drifted_cluster_is_reported_not_recreated() {
     assert_eq!(world.calls_of("h1", "minikube", "delete").len(), 1);
 }
 
-/// Every cluster setting away from labprov's defaults (4 CPUs, 8g, v1.37.0, cilium,
+/// Every cluster setting away from labprov's defaults (auto CPUs and memory, v1.37.0, cilium,
 /// metrics-server + dashboard) reaches minikube: a dropped flag would fall back to a default
 /// and go unnoticed if the expected values were the defaults.
 #[test]
@@ -422,9 +422,9 @@ fn non_default_cluster_settings_reach_minikube() {
             "start",
             "--driver=docker",
             "--cni=calico",
-            "--cpus=2",
-            "--memory=3g",
             "--kubernetes-version=v1.36.4",
+            "--cpus=2",
+            "--memory=3072mb",
         ]],
         "the whole argv of minikube start"
     );

@@ -279,9 +279,8 @@ mod tests {
             leaves(section, &d[section], &mut actual);
         }
         actual.insert("artifacts.mode".into(), d["artifacts"]["mode"].clone());
-        // Worked out, not set: minikube's own pool and the memory in MiB.
+        // Worked out, not set: minikube's own pool.
         actual.remove("cluster.pod_cidr");
-        actual.remove("cluster.memory_mib");
         // Defaults that are someone else's or depend on the machine: the README says which.
         let prose: BTreeMap<&str, &str> = [
             ("ssh.user", "—"),

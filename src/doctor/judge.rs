@@ -1,7 +1,7 @@
 //! Doctor's verdicts: pure functions from what a host reported (its facts, its routes, its
-//! HEAD requests) and the profile to `ok`, `warn` or `fail` with a one-line fix. The blocking
-//! ones ([`blocking`]) are also what `plan`'s facts step blocks on, so `plan` and `doctor`
-//! never disagree.
+//! HEAD requests) and the profile to `ok`, `warn` or `fail` with a one-line fix. Those that
+//! `plan` blocks on (OS, disk, CPUs, memory, sudo) are the facts and cluster steps' own
+//! functions, called here, so `plan` and `doctor` never disagree.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -10,6 +10,8 @@ use serde::Serialize;
 
 use crate::config::{ArtifactMode, Config};
 use crate::outcome::HostPlan;
+use crate::steps::cluster::fit;
+use crate::steps::facts;
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -57,12 +59,6 @@ impl Finding {
     }
 }
 
-/// Free disk Docker's data root needs: minikube's own "What you'll need" (20GB of free disk
-/// space, minikube.sigs.k8s.io/docs/start/), i.e. 20000 MB, in MiB. The node image (kicbase),
-/// Kubernetes' preload and the lab's images (Istio's demo profile, Bookinfo, the addons) all
-/// land there.
-pub const DISK_NEED_MIB: u64 = 20_000 * 1_000_000 / (1 << 20);
-
 /// minikube's docker network for the first cluster (pkg/network: the first free private /24
 /// from 192.168.49.0; `lab.egress_cidr`'s default): a VM route into it makes minikube pick
 /// another /24, and the egress exercise's ipBlock no longer matches the node's network.
@@ -78,11 +74,7 @@ fn fact<'a>(plan: &'a HostPlan, key: &str) -> &'a str {
     plan.facts.get(key).map(String::as_str).unwrap_or("")
 }
 
-fn num(plan: &HostPlan, key: &str) -> Option<u64> {
-    fact(plan, key).trim().parse().ok()
-}
-
-/// OS and architecture: the facts step's own verdict (`steps::facts::judge_facts`).
+/// OS and architecture: the facts step's own verdict ([`facts::judge_os`]).
 pub fn os(plan: &HostPlan) -> Finding {
     let what = format!(
         "{} {} {}",
@@ -90,101 +82,88 @@ pub fn os(plan: &HostPlan) -> Finding {
         fact(plan, "os_version"),
         fact(plan, "arch")
     );
-    match crate::steps::facts::judge_facts(plan) {
+    match facts::judge_os(&plan.facts) {
         Ok(()) => Finding::ok("os", what),
         Err(e) => Finding::fail(
             "os",
             e.to_string(),
-            "use an Ubuntu 22.04 or 24.04 VM on amd64 or arm64",
+            "use an Ubuntu 22.04 or 24.04, or a Debian 12 or 13 VM, on amd64 or arm64",
         ),
     }
 }
 
-/// Resources and disk decide whether a cluster can be made: once its node exists they are
-/// only worth a warning (its images are pulled, its limits were accepted).
-fn for_new_cluster(plan: &HostPlan, mut f: Finding) -> Finding {
-    let node = fact(plan, "node");
-    if f.kind == Kind::Fail && !node.is_empty() {
-        f.kind = Kind::Warn;
-        f.detail = format!(
-            "{} (the cluster's node exists, {node}: only a new cluster needs this)",
-            f.detail
-        );
-    }
-    f
+/// Resources and disk decide whether a cluster can be made: once its node exists (the check
+/// then measures no runtime) there is nothing to judge, its limits were accepted.
+fn node_exists(check: &'static str, plan: &HostPlan) -> Finding {
+    Finding::ok(
+        check,
+        format!(
+            "the cluster's node exists ({}): only a new cluster is measured",
+            fact(plan, "node")
+        ),
+    )
 }
 
-/// The CPUs minikube is asked for against what the runtime reports (Docker's NCPU when it is
-/// installed, as minikube reads it; else the kernel's count, which is what Docker reports).
+/// The CPUs a new cluster gets against what the runtime reports: the cluster step's own
+/// verdict ([`fit::cpus`]), which `plan` blocks on.
 pub fn cpus(cfg: &Config, plan: &HostPlan) -> Finding {
-    let have = num(plan, "docker_cpus").or_else(|| num(plan, "cpus"));
-    let want = cfg.cluster.cpus as u64;
-    let f = match have {
-        None => Finding::warn(
+    match fit::cpus(&cfg.cluster, &plan.facts) {
+        Ok(Some((n, how))) => Finding::ok(
             "cpus",
-            "the host did not say how many CPUs it has",
-            "check `nproc` on the host",
+            format!(
+                "{n} CPUs for the cluster{}",
+                how.map(|h| format!(" ({h})")).unwrap_or_default()
+            ),
         ),
-        Some(h) if h < want => Finding::fail(
+        Ok(None) => node_exists("cpus", plan),
+        Err(e) => Finding::fail(
             "cpus",
-            format!("cluster.cpus = {want}, the host has {h}"),
-            format!("set cluster.cpus = {h} or give the VM {want} CPUs"),
+            e.to_string(),
+            "set cluster.cpus = \"auto\", or give the VM more CPUs",
         ),
-        Some(h) => Finding::ok("cpus", format!("{h} CPUs, cluster.cpus = {want}")),
-    };
-    for_new_cluster(plan, f)
+    }
 }
 
-/// The memory minikube is asked for against what the runtime reports (minikube refuses more,
-/// RSRC_OVER_ALLOC_MEM): Docker's MemTotal when installed, else the kernel's MemTotal (which
-/// Docker reports on Linux).
+/// The memory a new cluster gets against what the runtime reports (minikube refuses more,
+/// RSRC_OVER_ALLOC_MEM): the cluster step's own verdict ([`fit::memory`]).
 pub fn memory(cfg: &Config, plan: &HostPlan) -> Finding {
-    let have = num(plan, "docker_mem_mib").or_else(|| num(plan, "mem_mib"));
-    let want = cfg.cluster.memory_mib;
-    let f = match have {
-        None => Finding::warn(
-            "memory",
-            "the host did not say how much memory it has",
-            "check `free -m` on the host",
-        ),
-        Some(h) if h < want => Finding::fail(
+    match fit::memory(&cfg.cluster, &plan.facts) {
+        Ok(Some((mb, how))) => Finding::ok(
             "memory",
             format!(
-                "cluster.memory = {} ({want} MiB), the runtime reports {h} MiB",
-                cfg.cluster.memory
+                "{mb} MB for the cluster{}",
+                how.map(|h| format!(" ({h})")).unwrap_or_default()
             ),
-            format!("set cluster.memory = \"{h}mb\" or less, or give the VM more memory"),
         ),
-        Some(h) => Finding::ok(
+        Ok(None) => node_exists("memory", plan),
+        Err(e) => Finding::fail(
             "memory",
-            format!("{h} MiB, cluster.memory = {}", cfg.cluster.memory),
+            e.to_string(),
+            "set cluster.memory = \"auto\", or give the VM more memory",
         ),
-    };
-    for_new_cluster(plan, f)
+    }
 }
 
-/// Free disk where Docker keeps its images.
+/// Free disk where Docker keeps its images, for a new cluster: the facts step's own verdict
+/// ([`facts::judge_disk`]).
 pub fn disk(plan: &HostPlan) -> Finding {
-    let f = match num(plan, "docker_free_mib") {
-        None => Finding::warn(
-            "disk",
-            "the host did not say how much disk is free",
-            "check `df -h /var/lib/docker` on the host",
-        ),
-        Some(free) if free < DISK_NEED_MIB => Finding::fail(
+    if fit::runtime(&plan.facts).is_none() {
+        return node_exists("disk", plan);
+    }
+    match facts::judge_disk(&plan.facts) {
+        Ok(()) => Finding::ok(
             "disk",
             format!(
-                "{free} MiB free for Docker's images (/var/lib/docker), {DISK_NEED_MIB} MiB \
-                 (minikube's 20 GB) needed"
+                "{} MB free for Docker's images",
+                fact(plan, "docker_free_mib")
             ),
+        ),
+        Err(e) => Finding::fail(
+            "disk",
+            e.to_string(),
             "grow the VM's disk or free space under /var/lib/docker",
         ),
-        Some(free) => Finding::ok(
-            "disk",
-            format!("{free} MiB free for Docker's images (/var/lib/docker)"),
-        ),
-    };
-    for_new_cluster(plan, f)
+    }
 }
 
 /// cgroup v2: Kubernetes 1.35+ kubelets refuse to start on cgroup v1 (failCgroupV1 defaults
@@ -602,16 +581,6 @@ pub fn bastion(max_startups: Option<&str>, hosts: usize, parallel: usize) -> Fin
     }
 }
 
-/// The resource checks that stop `up` from making the cluster: `plan`'s facts step blocks on
-/// exactly these failures (OS and architecture are the facts step's own verdict already; sudo
-/// is [`sudo_refusal`]). Each is a failure only while there is no cluster yet.
-pub fn blocking(cfg: &Config, plan: &HostPlan) -> Vec<Finding> {
-    [disk(plan), cpus(cfg, plan), memory(cfg, plan)]
-        .into_iter()
-        .filter(|f| f.kind == Kind::Fail)
-        .collect()
-}
-
 /// Why a step that needs root cannot be applied, when [`sudo`] fails: `plan` blocks such
 /// steps with it (those with something to change), as `up` refuses them.
 pub fn sudo_refusal(plan: &HostPlan) -> Option<String> {
@@ -714,10 +683,14 @@ mod tests {
             ("sudo", "password"),
             ("user", "student"),
             ("docker_free_mib", "50000"),
-            ("cpus", "8"),
-            ("mem_mib", "16000"),
+            ("runtime_cpus", "8"),
+            ("runtime_mem_mb", "16000"),
+            ("runtime_from", "docker"),
         ]);
-        assert!(blocking(&c, &p).is_empty());
+        // Sudo is its own refusal: the resources pass.
+        for f in [disk(&p), cpus(&c, &p), memory(&c, &p)] {
+            assert_eq!(f.kind, Kind::Ok, "{f:?}");
+        }
         assert!(sudo(&p).fix.contains("NOPASSWD"));
         assert!(
             sudo_refusal(&p)
@@ -727,27 +700,45 @@ mod tests {
     }
 
     #[test]
-    fn a_small_disk_and_too_little_memory_fail_with_both_numbers() {
-        let c = cfg();
-        let p = plan(&[("docker_free_mib", "1024"), ("mem_mib", "7940")]);
+    fn a_small_disk_and_too_little_memory_fail_with_both_numbers_as_plan_does() {
+        let mut c = cfg();
+        c.cluster.memory = crate::steps::cluster::section::Amount::Fixed(8192);
+        c.cluster.memory_text = "8g".into();
+        let new = [
+            ("docker_free_mib", "1024"),
+            ("runtime_cpus", "4"),
+            ("runtime_mem_mb", "7940"),
+            ("runtime_from", "docker"),
+            ("os", "ubuntu"),
+            ("os_version", "24.04"),
+            ("arch", "amd64"),
+        ];
+        let p = plan(&new);
         let d = disk(&p);
         assert_eq!(d.kind, Kind::Fail);
-        assert!(d.detail.contains("1024 MiB") && d.detail.contains(&DISK_NEED_MIB.to_string()));
+        assert!(
+            d.detail.contains("1024 MB")
+                && d.detail.contains(&facts::MIN_DISK_FREE_MIB.to_string()),
+            "{d:?}"
+        );
         let m = memory(&c, &p);
         assert_eq!(m.kind, Kind::Fail);
         assert!(
             m.detail.contains("8192") && m.detail.contains("7940"),
             "{m:?}"
         );
-        assert_eq!(blocking(&c, &p).len(), 2);
-        // Once the cluster's node exists, its images are pulled: a warning, nothing blocks.
-        let made = plan(&[
-            ("docker_free_mib", "1024"),
-            ("mem_mib", "7940"),
-            ("node", "running"),
-        ]);
-        assert_eq!(disk(&made).kind, Kind::Warn);
-        assert!(blocking(&c, &made).is_empty());
+        assert_eq!(cpus(&c, &p).kind, Kind::Ok);
+        // plan's facts step refuses the same host, for the first of the same reasons.
+        let why = facts::judge(&p.facts, &c).unwrap_err().to_string();
+        assert_eq!(why, m.detail);
+        // Once the cluster's node exists (the check measures no runtime), nothing is judged.
+        let made = plan(&[("docker_free_mib", "1024"), ("node", "running")]);
+        assert_eq!(disk(&made).kind, Kind::Ok);
+        assert_eq!(memory(&c, &made).kind, Kind::Ok);
+        assert!(
+            facts::judge(&made.facts, &c).is_err(),
+            "no OS facts: refused for that"
+        );
     }
 
     #[test]

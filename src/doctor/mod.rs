@@ -4,8 +4,8 @@
 //! are measured as `plan` measures them) followed by `templates/doctor/doctor.sh` (cgroups,
 //! Docker and its group, the routes, the clock, and a DNS lookup and an HTTPS HEAD request to
 //! every URL the lab needs from the host). [`judge`] turns the answers into `ok`, `warn` or
-//! `fail` verdicts with a one-line fix; `plan`'s facts step blocks on [`judge::blocking`], the
-//! same functions. For a batch behind a jump host, one command on the run's existing
+//! `fail` verdicts with a one-line fix; where `plan` blocks (OS, disk, CPUs, memory, sudo) they
+//! are the facts and cluster steps' own functions. For a batch behind a jump host, one command on the run's existing
 //! connection to it reads its sshd's MaxStartups. Read-only everywhere. [`crate::report`]
 //! prints; [`crate::run`] decides the exit code.
 

@@ -13,6 +13,9 @@ extra=()
 if [ "$(id -u)" -eq 0 ]; then
   extra+=(--force)
 fi
-"$mk" start --driver={{ cfg.cluster.driver | q }} --cni={{ cfg.cluster.cni | q }} \
-  --cpus={{ cfg.cluster.cpus }} --memory={{ cfg.cluster.memory | q }} \
+# labprov resolves cluster.cpus/memory = "auto" for this host before rendering; "auto" left
+# here means it could not measure (a cluster exists): minikube keeps that cluster's settings.
+{% if cfg.cluster.cpus is number %}extra+=(--cpus={{ cfg.cluster.cpus }})
+{% endif %}{% if cfg.cluster.memory is number %}extra+=(--memory={{ cfg.cluster.memory }}mb)
+{% endif %}"$mk" start --driver={{ cfg.cluster.driver | q }} --cni={{ cfg.cluster.cni | q }} \
   --kubernetes-version={{ cfg.cluster.kubernetes_version | q }} "${extra[@]}"

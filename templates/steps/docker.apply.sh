@@ -30,7 +30,7 @@ if ! docker_installed || ! docker_source_ok || legacy_docker_list; then
   as_root install -m 0755 -d /etc/apt/keyrings
   key=$(mktemp)
   trap 'rm -f "$key"' EXIT
-  curl -fsSL --retry 3 --retry-connrefused -K <(url_config {{ cfg.docker.gpg_url | q }}) -o "$key"
+  curl -fsSL --retry 3 --retry-connrefused -K <(url_config "$(docker_url {{ cfg.docker.gpg_url | q }})") -o "$key"
   as_root install -m 0644 "$key" /etc/apt/keyrings/docker.asc
   docker_sources | as_root tee /etc/apt/sources.list.d/docker.sources >/dev/null
   apt_get update -qq

@@ -18,6 +18,28 @@ fact docker_free_mib "$(df -Pm "$d" | awk 'NR == 2 {print $4}')"
 # Whether the cluster's node exists (running, paused, exited; empty: none): resources and disk
 # matter for a cluster still to be made. Asked once per check (the cluster step reuses it).
 fact node "$(node_state)"
+case "$(node_state)" in
+  running | paused) ;;
+  *)
+    # What a new cluster is measured against (labprov decides from these whether it fits, and
+    # what cluster.cpus/memory = "auto" pick): the runtime's CPUs and memory as minikube reads
+    # them (docker info NCPU and MemTotal, in bytes), or, while Docker cannot be asked yet,
+    # the host's own, which is what dockerd will report.
+    rt_cpus='' rt_bytes=''
+    if rt=$(docker info --format '{% raw %}{{.NCPU}} {{.MemTotal}}{% endraw %}' 2>/dev/null); then
+      read -r rt_cpus rt_bytes <<<"$rt" || true
+    fi
+    if [[ $rt_cpus =~ ^[1-9][0-9]*$ && $rt_bytes =~ ^[1-9][0-9]*$ ]]; then
+      fact runtime_cpus "$rt_cpus"
+      fact runtime_mem_mb "$((rt_bytes / 1048576))"
+      fact runtime_from docker
+    else
+      fact runtime_cpus "$(nproc)"
+      fact runtime_mem_mb "$(awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo)"
+      fact runtime_from host
+    fi
+    ;;
+esac
 fact user "$(id -un)"
 fact uid "$(id -u)"
 if [ "$(id -u)" -eq 0 ]; then

@@ -36,7 +36,7 @@ pub fn pod_cidr_removed() -> String {
 pub struct RawCluster {
     pub driver: Option<Spanned<String>>,
     pub cni: Option<Spanned<String>>,
-    pub cpus: Option<Spanned<u32>>,
+    pub cpus: Option<Spanned<RawCpus>>,
     pub memory: Option<Spanned<String>>,
     pub kubernetes_version: Option<Spanned<String>>,
     pub addons: Option<Vec<Spanned<String>>>,
@@ -45,15 +45,69 @@ pub struct RawCluster {
     pub pod_cidr: Option<Spanned<String>>,
 }
 
+/// `cluster.cpus` as written: a count, or a word (only `"auto"` is one).
+#[derive(Debug, Clone)]
+pub enum RawCpus {
+    Count(u32),
+    Word(String),
+}
+
+impl<'de> Deserialize<'de> for RawCpus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = RawCpus;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number of CPUs or \"auto\"")
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> std::result::Result<RawCpus, E> {
+                u32::try_from(n)
+                    .map(RawCpus::Count)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(n), &self))
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> std::result::Result<RawCpus, E> {
+                u32::try_from(n)
+                    .map(RawCpus::Count)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(n), &self))
+            }
+            fn visit_str<E: serde::de::Error>(self, w: &str) -> std::result::Result<RawCpus, E> {
+                Ok(RawCpus::Word(w.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A resource the profile fixes, or leaves to `auto` (decided per host from what its container
+/// runtime reports: `steps::cluster::fit`). Shown, and rendered into templates, as the number
+/// or as `auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Amount {
+    Auto,
+    Fixed(u64),
+}
+
+impl Serialize for Amount {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Amount::Auto => s.serialize_str("auto"),
+            Amount::Fixed(n) => s.serialize_u64(*n),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Cluster {
     pub driver: String,
     pub cni: String,
-    pub cpus: u32,
-    /// As minikube takes it (`8g`, `8192mb`).
-    pub memory: String,
-    /// The same in MiB, to compare with what `minikube profile list` reports.
-    pub memory_mib: u64,
+    /// CPUs of the node, or `auto`.
+    pub cpus: Amount,
+    /// The node's memory in MiB (minikube takes a bare number as MB, and reports MiB in its
+    /// profile's `Memory`), or `auto`.
+    pub memory: Amount,
+    /// As the profile wrote it (`8g`), for messages.
+    #[serde(skip)]
+    pub memory_text: String,
     pub kubernetes_version: String,
     pub addons: Vec<String>,
     /// The pod pool in effect (minikube's, for every CNI; not set by the profile): a node
@@ -75,11 +129,22 @@ pub fn section(l: &Layered<RawCluster>) -> Result<Cluster> {
         "cluster.cni",
     )?;
     let cpus = match l.pick(|r| r.cpus.as_ref()) {
-        None => 4,
-        Some(c) if c.value >= 2 => c.value,
-        Some(c) => return Err(c.invalid("cluster.cpus", "minikube needs at least 2 CPUs")),
+        None => Amount::Auto,
+        Some(c) => match &c.value {
+            RawCpus::Word(w) if w == "auto" => Amount::Auto,
+            RawCpus::Word(w) => {
+                return Err(c.invalid(
+                    "cluster.cpus",
+                    format!("`{w}` is not a number of CPUs or \"auto\""),
+                ));
+            }
+            RawCpus::Count(n) if *n >= 2 => Amount::Fixed(u64::from(*n)),
+            RawCpus::Count(_) => {
+                return Err(c.invalid("cluster.cpus", "minikube needs at least 2 CPUs"));
+            }
+        },
     };
-    let (memory, memory_mib) = memory(l.pick(|r| r.memory.as_ref()))?;
+    let (memory_text, memory) = memory(l.pick(|r| r.memory.as_ref()))?;
     let kubernetes_version = version(
         l.pick(|r| r.kubernetes_version.as_ref()),
         DEFAULT_KUBERNETES,
@@ -106,24 +171,30 @@ pub fn section(l: &Layered<RawCluster>) -> Result<Cluster> {
         cni,
         cpus,
         memory,
-        memory_mib,
+        memory_text,
         kubernetes_version,
         addons,
         pod_cidr: MINIKUBE_POD_CIDR.to_string(),
     })
 }
 
-fn memory(v: Option<Sourced<String>>) -> Result<(String, u64)> {
+fn memory(v: Option<Sourced<String>>) -> Result<(String, Amount)> {
     let Some(v) = v else {
-        return Ok(("8g".into(), 8192));
+        return Ok(("auto".into(), Amount::Auto));
     };
     let lower = v.value.to_ascii_lowercase();
+    if lower == "auto" {
+        return Ok((v.value.clone(), Amount::Auto));
+    }
     let digits: String = lower.chars().take_while(|c| c.is_ascii_digit()).collect();
     let unit = &lower[digits.len()..];
     let not_a_size = || {
         v.invalid(
             "cluster.memory",
-            format!("`{}` is not a size like `8g` or `8192mb`", v.value),
+            format!(
+                "`{}` is not a size like `8g` or `8192mb`, or \"auto\"",
+                v.value
+            ),
         )
     };
     let factor = match unit {
@@ -144,5 +215,5 @@ fn memory(v: Option<Sourced<String>>) -> Result<(String, u64)> {
     if mib < 1800 {
         return Err(v.invalid("cluster.memory", "minikube needs at least 1800 MB"));
     }
-    Ok((v.value.clone(), mib))
+    Ok((v.value.clone(), Amount::Fixed(mib)))
 }

@@ -1,4 +1,8 @@
-//! `[docker]`: Docker's apt repository and its key (point them at a mirror here).
+//! `[docker]`: Docker's apt repository and its key (point them at a mirror here). `{os}` in
+//! either URL is the host's distribution as Docker names its repositories, `/etc/os-release`
+//! `ID` (`ubuntu`, `debian`: download.docker.com/linux/ubuntu and /linux/debian, with the same
+//! key; docs.docker.com/engine/install/debian uses the Debian one with suite
+//! `VERSION_CODENAME`).
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -23,12 +27,12 @@ pub fn section(l: &Layered<RawDocker>) -> Result<Docker> {
     Ok(Docker {
         repo_url: url(
             l.pick(|r| r.repo_url.as_ref()),
-            "https://download.docker.com/linux/ubuntu",
+            "https://download.docker.com/linux/{os}",
             "docker.repo_url",
         )?,
         gpg_url: url(
             l.pick(|r| r.gpg_url.as_ref()),
-            "https://download.docker.com/linux/ubuntu/gpg",
+            "https://download.docker.com/linux/{os}/gpg",
             "docker.gpg_url",
         )?,
     })

@@ -69,17 +69,20 @@ ARCHIVE = {
     "slirp4netns": ("1.2.1-1build2", "amd64", "universe/net", "User-mode networking for unprivileged network namespaces"),
     "libslirp0": ("4.7.0-1ubuntu3", "amd64", "libs", "General purpose TCP-IP emulator library"),
 }
-# Docker's own repository (https://download.docker.com/linux/ubuntu SUITE stable), Docker Engine 28.5.1.
+# Docker's own repositories (https://download.docker.com/linux/ubuntu and /linux/debian, SUITE stable),
+# Docker Engine 28.5.1; versions as Docker names them per distribution (e.g. 5:28.5.1-1~debian.12~bookworm).
 DOCKER_REPO = {
-    "containerd.io": ("1.7.28-1~ubuntu.{rel}~{suite}", "amd64", "devel", "An open and reliable container runtime"),
-    "docker-ce": ("5:28.5.1-1~ubuntu.{rel}~{suite}", "amd64", "admin", "Docker: the open-source application container engine"),
-    "docker-ce-cli": ("5:28.5.1-1~ubuntu.{rel}~{suite}", "amd64", "admin", "Docker CLI: the open-source application container engine"),
-    "docker-ce-rootless-extras": ("5:28.5.1-1~ubuntu.{rel}~{suite}", "amd64", "admin", "Rootless support for Docker."),
-    "docker-buildx-plugin": ("0.29.1-1~ubuntu.{rel}~{suite}", "amd64", "admin", "Docker Buildx cli plugin."),
-    "docker-compose-plugin": ("2.40.0-1~ubuntu.{rel}~{suite}", "amd64", "admin", "Docker Compose (V2) plugin for the Docker CLI."),
+    "containerd.io": ("1.7.28-1~{distro}.{rel}~{suite}", "amd64", "devel", "An open and reliable container runtime"),
+    "docker-ce": ("5:28.5.1-1~{distro}.{rel}~{suite}", "amd64", "admin", "Docker: the open-source application container engine"),
+    "docker-ce-cli": ("5:28.5.1-1~{distro}.{rel}~{suite}", "amd64", "admin", "Docker CLI: the open-source application container engine"),
+    "docker-ce-rootless-extras": ("5:28.5.1-1~{distro}.{rel}~{suite}", "amd64", "admin", "Rootless support for Docker."),
+    "docker-buildx-plugin": ("0.29.1-1~{distro}.{rel}~{suite}", "amd64", "admin", "Docker Buildx cli plugin."),
+    "docker-compose-plugin": ("2.40.0-1~{distro}.{rel}~{suite}", "amd64", "admin", "Docker Compose (V2) plugin for the Docker CLI."),
 }
 # Suites Docker publishes for Ubuntu, with the release number that appears in the package versions.
 DOCKER_SUITES = {"focal": "20.04", "jammy": "22.04", "noble": "24.04", "oracular": "24.10", "plucky": "25.04"}
+# Suites Docker publishes for Debian (download.docker.com/linux/debian/dists/), with their release.
+DOCKER_DEBIAN_SUITES = {"bullseye": "11", "bookworm": "12", "trixie": "13"}
 
 # Relations, from docker/docker-ce-packaging deb/common/control and containerd.io's control.
 # docker-ce-rootless-extras only "Enhances: docker-ce" (since 80d67bc, 2021; its Depends is
@@ -125,8 +128,11 @@ def catalogue(name, suite="noble"):
         return ARCHIVE[name] + ("ubuntu",)
     if name in DOCKER_REPO:
         ver, arch, section, desc = DOCKER_REPO[name]
-        rel = DOCKER_SUITES.get(suite, "24.04")
-        return (ver.format(rel=rel, suite=suite), arch, section, desc, "docker")
+        if suite in DOCKER_DEBIAN_SUITES:
+            distro, rel = "debian", DOCKER_DEBIAN_SUITES[suite]
+        else:
+            distro, rel = "ubuntu", DOCKER_SUITES.get(suite, "24.04")
+        return (ver.format(distro=distro, rel=rel, suite=suite), arch, section, desc, "docker")
     return None
 
 
