@@ -162,11 +162,17 @@ impl Report {
                 if o.kind() == Kind::Ok && self.verbosity <= 0 {
                     return;
                 }
+                // A skipped step took no time, and its detail says it was skipped.
+                if o.kind() == Kind::Skipped {
+                    self.line(&st, &format!("{}: {} {}", o.host(), o.step(), o.detail()));
+                    return;
+                }
                 let secs = o.elapsed_ms() as f64 / 1000.0;
                 let word = match o.kind() {
                     Kind::Ok => "ok",
                     Kind::Changed => "changed",
                     Kind::Failed => "FAILED",
+                    Kind::Skipped => "skipped",
                     Kind::Interrupted => "INTERRUPTED",
                 };
                 let detail = if o.detail().is_empty() {
@@ -579,14 +585,16 @@ impl Report {
             return;
         }
         let width = hosts.iter().map(String::len).max().unwrap_or(4).max(4);
-        // The column exists only in an interrupted run's table.
+        // The columns exist only in the table of a run that skipped or was interrupted.
+        let skips = tallies.values().any(|t| t.skipped > 0);
         let cut = tallies.values().any(|t| t.interrupted > 0);
         let mut out = format!(
-            "\n{:<width$}  {:>4}  {:>7}  {:>6}{}  failure",
+            "\n{:<width$}  {:>4}  {:>7}  {:>6}{}{}  failure",
             "host",
             "ok",
             "changed",
             "failed",
+            if skips { "  skipped" } else { "" },
             if cut { "  interrupted" } else { "" }
         );
         for (h, t) in &tallies {
@@ -595,13 +603,18 @@ impl Report {
                 .get(h)
                 .map(|(step, why)| format!("{step}: {why}"))
                 .unwrap_or_default();
+            let skipped = if skips {
+                format!("  {:>7}", t.skipped)
+            } else {
+                String::new()
+            };
             let stopped = if cut {
                 format!("  {:>11}", t.interrupted)
             } else {
                 String::new()
             };
             out.push_str(&format!(
-                "\n{h:<width$}  {:>4}  {:>7}  {:>6}{stopped}  {fail}",
+                "\n{h:<width$}  {:>4}  {:>7}  {:>6}{skipped}{stopped}  {fail}",
                 t.ok, t.changed, t.failed
             ));
         }
