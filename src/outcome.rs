@@ -1,6 +1,7 @@
 //! What the engine learns and decides, as values: per-step check results, the plan of a
 //! host, and step outcomes. Outcomes are built only through constructors, so a failed step
-//! always says why and a changed step always ran its apply.
+//! always says why, a skipped one names what it needed, and a changed step always ran its
+//! apply.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

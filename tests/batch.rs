@@ -311,8 +311,11 @@ fn hosts_lost_mid_run_fail_alone_and_only_failed_finishes_them() {
             "{h}: {} failed with {detail}",
             first["step"]
         );
-        // One failure per host: the steps after the lost connection are skipped, saying so.
+        // One failure per host: the steps after the lost connection (lost right after docker,
+        // so several steps remain) are skipped, saying so.
         assert_eq!(failed.len(), 1, "{h}: {}", run.explain());
+        assert_eq!(run.tally(h).2, 1, "{h}: {}", run.explain());
+        assert!(run.skipped(h) > 0, "{h}: {}", run.explain());
         let lost = format!(
             "skipped: the connection was lost during {}",
             first["step"].as_str().unwrap()
