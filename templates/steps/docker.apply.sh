@@ -13,6 +13,10 @@ if ! docker_installed || ! docker_source_ok || legacy_docker_list; then
   if docker_installed; then
     before=$(docker_version)
   fi
+  source_was_ok=''
+  if docker_source_ok; then
+    source_was_ok=1
+  fi
   # Docker's guide: packages that conflict with docker-ce go first.
   conflicts=()
   for p in docker.io docker-compose docker-compose-v2 docker-doc podman-docker containerd runc; do
@@ -23,7 +27,8 @@ if ! docker_installed || ! docker_source_ok || legacy_docker_list; then
   wait_cloud_init
   if [ -n "${conflicts[*]}" ]; then
     apt_get remove -y -qq "${conflicts[@]}"
-    did "removed ${conflicts[*]}"
+    list=$(printf '%s, ' "${conflicts[@]}")
+    did "removed ${list%, } (they conflict with docker-ce)"
   fi
   # Before any apt-get update: beside docker.sources, a docker.list whose Signed-By differs
   # (older guides used docker.gpg) makes apt refuse every source ("Conflicting values set
@@ -53,8 +58,8 @@ if ! docker_installed || ! docker_source_ok || legacy_docker_list; then
     did "installed docker-ce $after from Docker's repository"
   elif [ "$before" != "$after" ]; then
     did "upgraded docker-ce $before to $after from Docker's repository"
-  else
-    did "set up Docker's repository (docker-ce $after kept)"
+  elif [ -z "$source_was_ok" ]; then
+    did "set up Docker's repository (docker-ce $after was installed)"
   fi
 fi
 if ! systemctl is-active --quiet docker; then
