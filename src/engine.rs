@@ -434,10 +434,12 @@ async fn apply(
         // the relogin after it); the steps after it are skipped, as they never ran. A need
         // this run did not try (`apply` leaves `up`'s steps alone) is no earlier failure to
         // point at: then the step fails itself, saying to run `up`.
+        let mut cause = lost;
         let outcome = if let Some(during) = lost {
             Outcome::skipped_lost(name, id, during)
         } else if let Some(dep) = step.spec().needs.iter().find(|d| !done.contains(*d)) {
-            match root.get(dep) {
+            cause = root.get(dep).copied();
+            match cause {
                 Some(cause) => Outcome::skipped(name, id, dep, Some(cause)),
                 None => {
                     let hint = if sh.mode == Mode::Apply {
@@ -524,13 +526,7 @@ async fn apply(
                 root.insert(id, id);
             }
             Kind::Skipped => {
-                let cause = step
-                    .spec()
-                    .needs
-                    .iter()
-                    .find_map(|d| root.get(d).copied())
-                    .unwrap_or(id);
-                root.insert(id, cause);
+                root.insert(id, cause.unwrap_or(id));
             }
             Kind::Interrupted => interrupted = true,
             _ => {
