@@ -4,7 +4,7 @@
 //! `steps/`; here is only the policy every step shares (needs, sudo, interruption, a lost
 //! host, the lock). Hosts run concurrently under a semaphore; a host's failure stays its own.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -355,9 +355,13 @@ async fn apply(
     let report = &sh.report;
     let name = host.name.as_str();
     let mut done: HashSet<&'static str> = HashSet::new();
+    // Each step of this run that did not converge, with the failed step behind it (itself,
+    // or the failure a need of it was skipped for): what a skip names.
+    let mut root: HashMap<&'static str, &'static str> = HashMap::new();
     let mut failed = false;
     let mut interrupted = false;
-    let mut lost: Option<Error> = None;
+    // The step during which the connection was lost.
+    let mut lost: Option<&'static str> = None;
     let sudo = plan.facts.get("sudo").cloned().unwrap_or_default();
     let user = plan.facts.get("user").cloned().unwrap_or_default();
     for (i, step) in REGISTRY.iter().enumerate() {
@@ -396,23 +400,36 @@ async fn apply(
                 t0.elapsed(),
             );
             failed = true;
+            root.insert(id, id);
             report.outcome(&o);
             continue;
         };
-        let outcome = if let Some(why) = &lost {
-            Outcome::not_run(name, id, why.clone(), t0.elapsed())
+        // A TA counts one failure per cause: the steps that could not run because of it are
+        // skipped, naming it. A lost connection is the failure of the step it broke (or of
+        // the relogin after it); the steps after it are skipped, as they never ran. A need
+        // this run did not try (`apply` leaves `up`'s steps alone) is no earlier failure to
+        // point at: then the step fails itself, saying to run `up`.
+        let mut cause = lost;
+        let outcome = if let Some(during) = lost {
+            Outcome::skipped_lost(name, id, during)
         } else if let Some(dep) = step.spec().needs.iter().find(|d| !done.contains(*d)) {
-            let hint = if sh.mode == Mode::Apply {
-                " (run `labprov up` first)"
-            } else {
-                ""
-            };
-            Outcome::not_run(
-                name,
-                id,
-                Error::plan(format!("needs {dep}, which did not converge{hint}")),
-                t0.elapsed(),
-            )
+            cause = root.get(dep).copied();
+            match cause {
+                Some(cause) => Outcome::skipped(name, id, dep, Some(cause)),
+                None => {
+                    let hint = if sh.mode == Mode::Apply {
+                        " (run `labprov up` first)"
+                    } else {
+                        ""
+                    };
+                    Outcome::failed(
+                        name,
+                        id,
+                        Error::plan(format!("needs {dep}, which did not converge{hint}")),
+                        t0.elapsed(),
+                    )
+                }
+            }
         } else {
             match check.state {
                 CheckState::Converged => Outcome::ok(name, id, t0.elapsed()),
@@ -441,15 +458,28 @@ async fn apply(
                     let applied = step.apply(&sh.cx(host, transport, plan), check).await;
                     match applied {
                         Ok(applied) => {
-                            if applied.relogin {
+                            let relogin = if applied.relogin {
                                 report.phase(name, "reconnecting for new group membership");
-                                if let Err(e) = transport.relogin().await {
-                                    lost = Some(e);
+                                transport.relogin().await
+                            } else {
+                                Ok(())
+                            };
+                            match (relogin, applied.changed) {
+                                // The change needs a new login to take effect: without one
+                                // the step did not converge, and nothing after it can run.
+                                (Err(e), did) => {
+                                    lost = Some(id);
+                                    Outcome::failed(
+                                        name,
+                                        id,
+                                        relogin_failed(e, did.as_deref()),
+                                        t0.elapsed(),
+                                    )
                                 }
-                            }
-                            match applied.changed {
-                                Some(what) => Outcome::changed(name, id, what, t0.elapsed()),
-                                None => Outcome::ok(name, id, t0.elapsed()),
+                                (Ok(()), Some(what)) => {
+                                    Outcome::changed(name, id, what, t0.elapsed())
+                                }
+                                (Ok(()), None) => Outcome::ok(name, id, t0.elapsed()),
                             }
                         }
                         Err(Error::Interrupted) => {
@@ -457,7 +487,7 @@ async fn apply(
                         }
                         Err(e) => {
                             if e.is_connect() {
-                                lost = Some(e.clone());
+                                lost = Some(id);
                             }
                             Outcome::failed(name, id, e, t0.elapsed())
                         }
@@ -466,7 +496,13 @@ async fn apply(
             }
         };
         match outcome.kind() {
-            Kind::Failed => failed = true,
+            Kind::Failed => {
+                failed = true;
+                root.insert(id, id);
+            }
+            Kind::Skipped => {
+                root.insert(id, cause.unwrap_or(id));
+            }
             Kind::Interrupted => interrupted = true,
             _ => {
                 done.insert(id);
@@ -480,6 +516,21 @@ async fn apply(
         HostResult::Interrupted
     } else {
         HostResult::Converged
+    }
+}
+
+/// The new login a step's change needs (a new group) failed: the step's error, saying what
+/// it had done, so the user knows the host changed although the step did not converge.
+fn relogin_failed(e: Error, did: Option<&str>) -> Error {
+    match e {
+        Error::Connect { target, reason } => Error::Connect {
+            target,
+            reason: match did {
+                Some(did) => format!("logging in again after the change ({did}): {reason}"),
+                None => format!("logging in again: {reason}"),
+            },
+        },
+        other => other,
     }
 }
 
@@ -498,7 +549,8 @@ async fn down(
     let sudo = plan.facts.get("sudo").cloned().unwrap_or_default();
     let mut failed = false;
     let mut interrupted = false;
-    let mut lost: Option<Error> = None;
+    // The undo during which the connection was lost: the later ones are skipped.
+    let mut lost: Option<&'static str> = None;
     for step in REGISTRY.iter().rev() {
         let Some(undo) = step.spec().undo else {
             continue;
@@ -518,10 +570,8 @@ async fn down(
         }
         let t0 = Instant::now();
         report.phase(name, &format!("running {}", undo.id));
-        if let Some(why) = &lost {
-            let o = Outcome::not_run(name, undo.id, why.clone(), t0.elapsed());
-            failed = true;
-            report.outcome(&o);
+        if let Some(during) = lost {
+            report.outcome(&Outcome::skipped_lost(name, undo.id, during));
             continue;
         }
         let result: Result<bool, Error> =
@@ -546,7 +596,7 @@ async fn down(
             }
             Err(e) => {
                 if e.is_connect() {
-                    lost = Some(e.clone());
+                    lost = Some(undo.id);
                 }
                 Outcome::failed(name, undo.id, e, t0.elapsed())
             }

@@ -122,7 +122,9 @@ impl State {
             "interrupted" => State::Interrupted,
             "pass" => State::Pass,
             "fail" => State::Fail,
-            "skip" => State::Skip,
+            // A step of `up` skipped for a need, as a check `verify` skipped: not run, with a
+            // reason.
+            "skip" | "skipped" => State::Skip,
             // An outcome this labprov does not know (a newer journal) is shown as not run
             // rather than guessed.
             _ => State::NotRun,
@@ -444,15 +446,10 @@ pub fn build(journals: &[Journal], now: SystemTime) -> Page {
             .iter()
             .map(|step| match by_step.get(step.as_str()) {
                 Some(s) => {
-                    // A step that never ran because a need failed (or the connection
-                    // was lost) is not the host's failure: that is the step it names.
-                    let skipped =
-                        s.outcome == "failed" && s.detail.starts_with(crate::outcome::NOT_RUN);
-                    let state = if skipped {
-                        State::NotRun
-                    } else {
-                        State::of_step(&s.outcome)
-                    };
+                    // A skipped step (a need failed, or the connection was lost) is not the
+                    // host's failure: its reason names the step that is.
+                    let state = State::of_step(&s.outcome);
+                    let skipped = state == State::Skip;
                     Cell {
                         step: step.clone(),
                         state,
@@ -464,7 +461,10 @@ pub fn build(journals: &[Journal], now: SystemTime) -> Page {
                             secs(s.elapsed_ms)
                         },
                         why: if skipped {
-                            s.detail[crate::outcome::NOT_RUN.len()..].to_string()
+                            let d = s.detail.as_str();
+                            d.strip_prefix(crate::outcome::SKIPPED)
+                                .unwrap_or(d)
+                                .to_string()
                         } else {
                             String::new()
                         },
@@ -560,6 +560,7 @@ pub fn build(journals: &[Journal], now: SystemTime) -> Page {
             State::Changed,
             State::Failed,
             State::Interrupted,
+            State::Skip,
             State::NotRun,
         ]
         .into_iter()
@@ -812,6 +813,31 @@ mod tests {
         assert_eq!(page.history.len(), 2);
         assert_eq!(page.history[1].failed, 1, "oldest run last");
         assert_eq!(page.history[0].wall, "1m 01s");
+    }
+
+    #[test]
+    fn a_skipped_step_says_why_and_is_no_failure_of_its_own() {
+        let mut docker = step("docker", "failed", 9);
+        docker.detail = "apply of docker exited 100".into();
+        let mut cluster = step("cluster", "skipped", 0);
+        cluster.detail = "skipped: needs docker".into();
+        let page = build(
+            &[run(
+                "2026-01-01T10:00:00Z",
+                "up",
+                vec![("a", vec![step("facts", "ok", 5), docker, cluster])],
+            )],
+            SystemTime::now(),
+        );
+        let a = &page.hosts[0];
+        assert_eq!(a.state, State::Failed);
+        assert_eq!(a.failures.len(), 1, "only docker failed");
+        let c = &a.cells[2];
+        assert_eq!(
+            (c.state, c.label, c.why.as_str()),
+            (State::Skip, "skipped", "needs docker")
+        );
+        assert!(c.failure.is_none());
     }
 
     #[test]

@@ -287,3 +287,34 @@ pub fn failed_last(verify_runs: bool) -> Result<Vec<String>> {
         .map(|(h, _)| h)
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_skipped_step_is_recorded_as_such_and_the_host_failed_once() {
+        let e = Error::plan("minikube's download failed");
+        let outcomes = [
+            Outcome::ok("h1", "facts", Duration::ZERO),
+            Outcome::failed("h1", "minikube", e, Duration::ZERO),
+            Outcome::skipped("h1", "cluster", "minikube", Some("minikube")),
+            Outcome::ok("h2", "facts", Duration::ZERO),
+        ];
+        let j = build(
+            "r",
+            "up",
+            Path::new("p"),
+            &["h1".into(), "h2".into()],
+            &outcomes,
+            None,
+        );
+        let h1 = &j.hosts["h1"];
+        let kinds: Vec<&str> = h1.steps.iter().map(|s| s.outcome.as_str()).collect();
+        assert_eq!(kinds, ["ok", "failed", "skipped"]);
+        assert_eq!(h1.steps[2].detail, "skipped: needs minikube");
+        // `--only-failed` re-runs h1 for its one failure; h2 is clean.
+        assert!(h1.failed && !j.hosts["h2"].failed);
+    }
+}

@@ -1,6 +1,7 @@
 //! What the engine learns and decides, as values: per-step check results, the plan of a
 //! host, and step outcomes. Outcomes are built only through constructors, so a failed step
-//! always says why and a changed step always ran its apply.
+//! always says why, a skipped one names what it needed, and a changed step always ran its
+//! apply.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -81,9 +82,9 @@ impl HostPlan {
     }
 }
 
-/// How the detail of a step that was not run begins (the journal keeps it; the HTML report
-/// tells such a step from the one that failed by it).
-pub const NOT_RUN: &str = "not run: ";
+/// How the detail of a skipped step begins (`skipped: needs docker`); the HTML report shows
+/// what follows it as the reason.
+pub const SKIPPED: &str = "skipped: ";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -91,6 +92,10 @@ pub enum Kind {
     Ok,
     Changed,
     Failed,
+    /// The step did not run because something it needs did not converge: a step it needs
+    /// failed or was skipped, or the connection was lost before it. Not a failure of its
+    /// own: the host's failure is the step that caused it.
+    Skipped,
     /// Ctrl-C or SIGTERM came first: the step did not start, or was stopped after the grace
     /// period.
     Interrupted,
@@ -125,10 +130,22 @@ impl Outcome {
         Outcome::failure(host, step, error, "", elapsed)
     }
 
-    /// The step was not run because of `cause` (a lost connection, a need that did not
-    /// converge, an interruption); the cause's kind is the outcome's.
-    pub fn not_run(host: &str, step: &'static str, cause: Error, elapsed: Duration) -> Outcome {
-        Outcome::failure(host, step, cause, NOT_RUN, elapsed)
+    /// The step did not run because `need` did not converge; `root` is the failure behind
+    /// it when that is not `need` itself (a need that was skipped in turn): `skipped: needs
+    /// cluster (minikube failed)`.
+    pub fn skipped(host: &str, step: &'static str, need: &str, root: Option<&str>) -> Outcome {
+        let detail = match root {
+            Some(root) if root != need => format!("{SKIPPED}needs {need} ({root} failed)"),
+            _ => format!("{SKIPPED}needs {need}"),
+        };
+        Outcome::new(host, step, Kind::Skipped, detail, None, Duration::ZERO)
+    }
+
+    /// The step did not run because the connection to the host was lost during `during`
+    /// (that step failed with the connection error).
+    pub fn skipped_lost(host: &str, step: &'static str, during: &str) -> Outcome {
+        let detail = format!("{SKIPPED}the connection was lost during {during}");
+        Outcome::new(host, step, Kind::Skipped, detail, None, Duration::ZERO)
     }
 
     /// The run was interrupted before this step could start (`stopped`: it had started, and
@@ -217,6 +234,8 @@ pub struct Tally {
     pub ok: usize,
     pub changed: usize,
     pub failed: usize,
+    /// Steps that did not run because a need did not converge: not failures.
+    pub skipped: usize,
     pub interrupted: usize,
 }
 
@@ -226,6 +245,7 @@ impl Tally {
             Kind::Ok => self.ok += 1,
             Kind::Changed => self.changed += 1,
             Kind::Failed => self.failed += 1,
+            Kind::Skipped => self.skipped += 1,
             Kind::Interrupted => self.interrupted += 1,
         }
     }
@@ -255,16 +275,24 @@ mod tests {
         assert_eq!(v["detail"], "apply of docker exited 100: E: no");
         assert_eq!(v["error"]["kind"], "remote");
         assert_eq!(v["error"]["code"], 100);
-        let v = serde_json::to_value(Outcome::not_run(
-            "h",
-            "x",
-            Error::Interrupted,
-            Duration::ZERO,
-        ))
-        .unwrap();
+        let v = serde_json::to_value(Outcome::skipped("h", "x", "docker", None)).unwrap();
         assert_eq!(
-            (v["detail"].as_str(), v["error"]["kind"].as_str()),
-            (Some("not run: interrupted"), Some("interrupted"))
+            (v["kind"].as_str(), v["detail"].as_str()),
+            (Some("skipped"), Some("skipped: needs docker"))
         );
+        assert!(v.get("error").is_none(), "a skip is no error: {v}");
+    }
+
+    #[test]
+    fn a_skip_names_the_failure_behind_it_and_counts_apart() {
+        let direct = Outcome::skipped("h", "cluster", "minikube", Some("minikube"));
+        assert_eq!(direct.detail(), "skipped: needs minikube");
+        let deep = Outcome::skipped("h", "addons", "cluster", Some("minikube"));
+        assert_eq!(deep.detail(), "skipped: needs cluster (minikube failed)");
+        let mut t = Tally::default();
+        for o in [&direct, &deep] {
+            t.add(o.kind());
+        }
+        assert_eq!((t.failed, t.skipped), (0, 2));
     }
 }

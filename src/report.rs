@@ -233,11 +233,17 @@ impl Report {
                 if o.kind() == Kind::Ok && self.verbosity <= 0 {
                     return;
                 }
+                // A skipped step took no time, and its detail says it was skipped.
+                if o.kind() == Kind::Skipped {
+                    self.line(&st, &format!("{}: {} {}", o.host(), o.step(), o.detail()));
+                    return;
+                }
                 let secs = o.elapsed_ms() as f64 / 1000.0;
                 let word = match o.kind() {
                     Kind::Ok => "ok",
                     Kind::Changed => "changed",
                     Kind::Failed => "FAILED",
+                    Kind::Skipped => "skipped",
                     Kind::Interrupted => "INTERRUPTED",
                 };
                 let detail = if o.detail().is_empty() {
@@ -767,14 +773,16 @@ impl Report {
             return;
         }
         let width = hosts.iter().map(String::len).max().unwrap_or(4).max(4);
-        // The column exists only in an interrupted run's table.
+        // The columns exist only in the table of a run that skipped or was interrupted.
+        let skips = tallies.values().any(|t| t.skipped > 0);
         let cut = tallies.values().any(|t| t.interrupted > 0);
         let mut out = format!(
-            "\n{:<width$}  {:>4}  {:>7}  {:>6}{}  failure",
+            "\n{:<width$}  {:>4}  {:>7}  {:>6}{}{}  failure",
             "host",
             "ok",
             "changed",
             "failed",
+            if skips { "  skipped" } else { "" },
             if cut { "  interrupted" } else { "" }
         );
         // On a terminal the failed hosts come first, then the interrupted ones; a class
@@ -804,13 +812,18 @@ impl Report {
                 .get(h)
                 .map(|(step, why)| format!("{step}: {why}"))
                 .unwrap_or_default();
+            let skipped = if skips {
+                format!("  {:>7}", t.skipped)
+            } else {
+                String::new()
+            };
             let stopped = if cut {
                 format!("  {:>11}", t.interrupted)
             } else {
                 String::new()
             };
             out.push_str(&format!(
-                "\n{h:<width$}  {:>4}  {:>7}  {:>6}{stopped}  {fail}",
+                "\n{h:<width$}  {:>4}  {:>7}  {:>6}{skipped}{stopped}  {fail}",
                 t.ok, t.changed, t.failed
             ));
         }
@@ -849,10 +862,9 @@ mod class {
 
     /// A step that did not run because a step it needs did not converge (or the host was
     /// lost before it): no work of its own, neither converged nor failed, so a host fails
-    /// once, for its root cause. The one place that tells such a step; it becomes
-    /// `o.kind() == Kind::Skipped` once outcomes have that kind.
+    /// once, for its root cause.
     pub fn skipped(o: &Outcome) -> bool {
-        o.kind() == Kind::Failed && o.detail().starts_with(crate::outcome::NOT_RUN)
+        o.kind() == Kind::Skipped
     }
 
     /// What the class view knows of one host.
@@ -1122,12 +1134,7 @@ mod class {
             }
             let failed = Outcome::failed("h1", "docker", Error::plan("no apt"), Duration::ZERO);
             assert!(t.outcome(&failed), "the root cause is the line printed");
-            let skip = Outcome::not_run(
-                "h1",
-                "cluster",
-                Error::plan("needs docker, which did not converge"),
-                Duration::ZERO,
-            );
+            let skip = Outcome::skipped("h1", "cluster", "docker", None);
             assert!(skipped(&skip) && !skipped(&failed));
             assert!(!t.outcome(&skip), "a skipped step prints no failure line");
             t.done("h1");

@@ -7,6 +7,10 @@ as_root() {
 reason() {
   printf '::reason %s\n' "$*"
 }
+# A line the engine reads: what an apply changed, in the user's words (a changed step's detail).
+did() {
+  printf '::did %s\n' "$*"
+}
 # A line the engine reads: a fact about the host.
 fact() {
   printf '::fact %s=%s\n' "$1" "$2"

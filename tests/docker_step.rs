@@ -73,6 +73,12 @@ install -m 0644 {dir}/docker.list /etc/apt/sources.list.d/docker.list.save",
     let up = world.labprov(&["up"]);
     assert_eq!(up.code, 0, "{}", up.explain());
     assert_eq!(up.step("h1", "docker")["kind"], "changed");
+    // What it did, in order, in the user's terms (docker.io was there, docker-ce was not).
+    assert_eq!(
+        up.step("h1", "docker")["detail"],
+        "removed docker.io, runc (they conflict with docker-ce); removed the legacy docker.list; \
+         installed docker-ce 28.5.1 from Docker's repository; added student to docker"
+    );
 
     // docker.io and runc went first, by name, before Docker's packages came in.
     let apt: Vec<Vec<String>> = world
@@ -161,6 +167,11 @@ install -m 0644 {dir}/docker.list /etc/apt/sources.list.d/docker.list.save",
     let up = world.labprov(&["up"]);
     assert_eq!(up.code, 0, "{}", up.explain());
     assert_eq!(up.step("h1", "docker")["kind"], "changed");
+    // Only the list went: Docker was installed, from a source that was right.
+    assert_eq!(
+        up.step("h1", "docker")["detail"],
+        "removed the legacy docker.list"
+    );
     let mut now = sources_d(&world);
     now.sort();
     assert_eq!(now, after);

@@ -27,12 +27,46 @@ fn fresh_host_converges_and_a_rerun_is_one_connection_one_round_trip() {
         world.calls("h1").iter().all(|c| c["tool"] != "apt-get"),
         "plan must not install anything"
     );
+    // plan says what is wrong now ...
+    let reasons = |step: &str| -> Vec<String> {
+        let e = plan
+            .events
+            .iter()
+            .find(|e| e["type"] == "plan" && e["host"] == "h1" && e["step"] == step)
+            .unwrap_or_else(|| panic!("no plan line for {step}: {}", plan.explain()));
+        serde_json::from_value(e["reasons"].clone()).unwrap()
+    };
+    for step in ["addons", "istio"] {
+        assert_eq!(reasons(step), ["cluster not running yet"], "{step}");
+    }
 
     let up = world.labprov(&["up"]);
     assert_eq!(up.code, 0, "{}", up.explain());
     // dns is ok, not changed: the node resolves names once the cluster is up.
     let n = up.steps_of("h1");
     assert_eq!(up.tally("h1"), (2, n - 2, 0), "{}", up.explain());
+    // ... and each change of `up` says what it did, in the user's terms (the world's profile:
+    // 2 CPUs, 4g, the pinned versions; Docker's repository serves docker-ce 28.5.1).
+    let did = |step: &str| up.step("h1", step)["detail"].as_str().unwrap().to_string();
+    assert_eq!(
+        did("docker"),
+        "installed docker-ce 28.5.1 from Docker's repository; added student to docker"
+    );
+    assert_eq!(did("minikube"), "installed minikube v1.39.0");
+    assert_eq!(did("kubectl"), "installed kubectl v1.37.1");
+    assert_eq!(
+        did("istioctl"),
+        "unpacked Istio 1.31.1 in /opt/labprov/istio-1.31.1 (istioctl, samples/)"
+    );
+    assert_eq!(
+        did("cluster"),
+        "started minikube v1.39.0 with cilium (2 CPUs, 4 GiB)"
+    );
+    assert_eq!(did("addons"), "enabled metrics-server, dashboard");
+    assert_eq!(
+        did("istio"),
+        "installed Istio 1.31.1 (demo); labelled default for injection"
+    );
     assert!(world.host_file("h1", "/usr/local/bin/kubectl").is_file());
     assert!(world.host_file("h1", "/usr/local/bin/minikube").is_file());
     assert!(
@@ -171,16 +205,13 @@ fn corrupted_artifact_fails_its_step_only() {
             .host_file("h1", "/usr/local/bin/kubectl.labprov-new")
             .exists()
     );
-    // Steps that do not need kubectl still converge; istio, which does, is not run.
+    // Steps that do not need kubectl still converge; istio, which does, is skipped.
     for s in ["docker", "minikube", "istioctl", "cluster", "addons"] {
         assert_eq!(up.step("h1", s)["kind"], "changed", "{s}: {}", up.explain());
     }
     assert_eq!(up.step("h1", "dns")["kind"], "ok");
-    assert_eq!(up.step("h1", "istio")["kind"], "failed");
-    assert_eq!(
-        up.step("h1", "istio")["detail"],
-        "not run: needs kubectl, which did not converge"
-    );
+    assert_eq!(up.step("h1", "istio")["kind"], "skipped");
+    assert_eq!(up.step("h1", "istio")["detail"], "skipped: needs kubectl");
 }
 
 #[test]
@@ -189,6 +220,10 @@ fn broken_node_dns_is_fixed_once() {
     let up = world.labprov(&["up"]);
     assert_eq!(up.code, 0, "{}", up.explain());
     assert_eq!(up.step("h1", "dns")["kind"], "changed");
+    assert_eq!(
+        up.step("h1", "dns")["detail"],
+        "fixed node DNS: nameserver 8.8.8.8"
+    );
     let resolv = world.host_file("h1", "/home/student/.minikube/standin/node/etc/resolv.conf");
     assert_eq!(
         std::fs::read_to_string(&resolv).unwrap(),

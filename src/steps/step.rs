@@ -240,9 +240,25 @@ pub async fn apply_script(
     }
     let unchanged = out.stdout.lines().any(|l| l.trim() == "::unchanged");
     Ok(Applied {
-        changed: (!unchanged).then(|| format!("was: {}", check.reasons.join("; "))),
+        changed: (!unchanged).then(|| did(&out.stdout, check)),
         relogin,
     })
+}
+
+/// What a changed step did, in the user's terms: the apply script's `::did TEXT` lines,
+/// joined; an apply that says nothing falls back to what its check found wrong.
+fn did(stdout: &str, check: &StepCheck) -> String {
+    let said: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("::did "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
+    if said.is_empty() {
+        format!("applied: {}", check.reasons.join("; "))
+    } else {
+        said.join("; ")
+    }
 }
 
 /// A download's failure as the apply script reports it: `::artifact URL [EXPECTED ACTUAL]`,
@@ -294,5 +310,26 @@ pub struct Script(pub &'static Spec);
 impl Step for Script {
     fn spec(&self) -> &'static Spec {
         self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_says_what_the_apply_did_or_what_was_wrong() {
+        let check = StepCheck {
+            step: "addons",
+            state: CheckState::NeedsChange,
+            reasons: vec!["cluster not running yet".into()],
+            error: None,
+        };
+        let out = "🌟 The 'metrics-server' addon is enabled\n::did enabled metrics-server\n::progress x\n::did  enabled dashboard \n";
+        assert_eq!(
+            did(out, &check),
+            "enabled metrics-server; enabled dashboard"
+        );
+        assert_eq!(did("", &check), "applied: cluster not running yet");
     }
 }

@@ -11,3 +11,4 @@ if ! node_dns_ok; then
   echo "the minikube node still cannot resolve {{ cfg.dns.probe_host }} with nameserver {{ cfg.dns.nameserver }}" >&2
   exit 1
 fi
+did "fixed node DNS: nameserver {{ cfg.dns.nameserver }}"

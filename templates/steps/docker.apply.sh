@@ -1,7 +1,22 @@
 {% include "steps/docker.lib.sh" %}
 {% include "steps/apt.lib.sh" %}
 export DEBIAN_FRONTEND=noninteractive
+# docker-ce's upstream version (5:28.5.1-1~ubuntu.24.04~noble is 28.5.1), for what the step did.
+docker_version() {
+  local v
+  v=$(dpkg-query -W -f='${Version}' docker-ce 2>/dev/null) || return 0
+  v=${v#*:}
+  printf '%s' "${v%%-*}"
+}
 if ! docker_installed || ! docker_source_ok || legacy_docker_list; then
+  before=''
+  if docker_installed; then
+    before=$(docker_version)
+  fi
+  source_was_ok=''
+  if docker_source_ok; then
+    source_was_ok=1
+  fi
   # Docker's guide: packages that conflict with docker-ce go first.
   conflicts=()
   for p in docker.io docker-compose docker-compose-v2 docker-doc podman-docker containerd runc; do
@@ -12,12 +27,15 @@ if ! docker_installed || ! docker_source_ok || legacy_docker_list; then
   wait_cloud_init
   if [ -n "${conflicts[*]}" ]; then
     apt_get remove -y -qq "${conflicts[@]}"
+    list=$(printf '%s, ' "${conflicts[@]}")
+    did "removed ${list%, } (they conflict with docker-ce)"
   fi
   # Before any apt-get update: beside docker.sources, a docker.list whose Signed-By differs
   # (older guides used docker.gpg) makes apt refuse every source ("Conflicting values set
   # for option Signed-By"), so an update first would fail and never get here.
   if legacy_docker_list; then
     as_root rm -f /etc/apt/sources.list.d/docker.list
+    did "removed the legacy docker.list"
   fi
   # A docker.sources that differs from the profile's (a wrong repo_url of an earlier run, or a
   # mirror since moved) would fail this first update with exit 100 on every re-run, so the
@@ -35,12 +53,22 @@ if ! docker_installed || ! docker_source_ok || legacy_docker_list; then
   docker_sources | as_root tee /etc/apt/sources.list.d/docker.sources >/dev/null
   apt_get update -qq
   apt_get install -y -qq docker-ce docker-ce-cli containerd.io docker-buildx-plugin docker-compose-plugin
+  after=$(docker_version)
+  if [ -z "$before" ]; then
+    did "installed docker-ce $after from Docker's repository"
+  elif [ "$before" != "$after" ]; then
+    did "upgraded docker-ce $before to $after from Docker's repository"
+  elif [ -z "$source_was_ok" ]; then
+    did "set up Docker's repository (docker-ce $after was installed)"
+  fi
 fi
 if ! systemctl is-active --quiet docker; then
   as_root systemctl enable --now docker
+  did "started the docker service"
 fi
 if ! in_docker_group; then
   as_root usermod -aG docker "$(id -un)"
+  did "added $(id -un) to docker"
   # The group applies only to new logins: ask the engine for a fresh connection
   # instead of `newgrp`, which would start an interactive shell.
   echo "::reconnect"

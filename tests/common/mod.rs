@@ -525,6 +525,11 @@ impl Run {
         )
     }
 
+    /// How many steps of a host were skipped (a need did not converge) in the summary.
+    pub fn skipped(&self, host: &str) -> u64 {
+        self.summary()["hosts"][host]["skipped"].as_u64().unwrap()
+    }
+
     /// How many step outcomes a host had in this run: what a tally is compared with,
     /// so no test hard-codes how many steps labprov has.
     pub fn steps_of(&self, host: &str) -> u64 {
