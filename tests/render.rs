@@ -176,7 +176,7 @@ fn rendered_scripts_carry_the_profile_values() {
         "apply/01-docker.sh",
         &[
             "https://mirror.example/docker/linux/ubuntu",
-            "url_config https://mirror.example/docker/gpg",
+            "url_config \"$(docker_url https://mirror.example/docker/gpg)\"",
         ],
     );
     expect(

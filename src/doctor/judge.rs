@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::config::{ArtifactMode, Config};
 use crate::outcome::HostPlan;
 use crate::steps::cluster::fit;
+use crate::steps::cluster::section::Amount;
 use crate::steps::facts;
 
 /// How a check came out.
@@ -111,7 +112,11 @@ pub fn cpus(cfg: &Config, plan: &HostPlan) -> Finding {
         Ok(Some((n, how))) => Finding::ok(
             "cpus",
             format!(
-                "{n} CPUs for the cluster{}",
+                "cluster.cpus = {}: {n} CPUs for the cluster{}",
+                match cfg.cluster.cpus {
+                    Amount::Auto => "\"auto\"".to_string(),
+                    Amount::Fixed(n) => n.to_string(),
+                },
                 how.map(|h| format!(" ({h})")).unwrap_or_default()
             ),
         ),
@@ -131,7 +136,8 @@ pub fn memory(cfg: &Config, plan: &HostPlan) -> Finding {
         Ok(Some((mb, how))) => Finding::ok(
             "memory",
             format!(
-                "{mb} MB for the cluster{}",
+                "cluster.memory = {}: {mb} MB for the cluster{}",
+                cfg.cluster.memory_text,
                 how.map(|h| format!(" ({h})")).unwrap_or_default()
             ),
         ),

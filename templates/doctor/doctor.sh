@@ -43,6 +43,7 @@ printf '::data routes %s\n' "$(ip -4 route show table main 2>&1 | base64 -w0)"
 # credentials, and curl's argv is visible to every user in ps). All run at once.
 reach() {
   local dns=address res rc=0 code why url=${3//"{codename}"/$codename}
+  url=${url//"{os}"/$os_id}
   if [ -n "$2" ]; then
     if getent ahosts "$2" >/dev/null 2>&1; then dns=ok; else dns=fail; fi
   fi
@@ -52,10 +53,14 @@ reach() {
   why=$(printf '%s\n' "$res" | grep -v '^::code ' | sed '/^$/d' | tail -n 1)
   printf '::reach %s %s %s %s %s\n' "$1" "$dns" "${code:-000}" "$rc" "$(printf '%s' "$why" | base64 -w0)"
 }
-# Artifacts are probed for this host's architecture only; Docker's repository for its release.
+# Artifacts are probed for this host's architecture only; Docker's repository for its
+# distribution and release.
 host_arch=$(dpkg --print-architecture 2>/dev/null || uname -m)
 # shellcheck disable=SC1091
 codename=$(. /etc/os-release && echo "${UBUNTU_CODENAME:-${VERSION_CODENAME:-}}")
+# Docker's URLs may name the distribution as `{os}` (docker.lib.sh's docker_url does the same).
+# shellcheck disable=SC1091
+os_id=$(. /etc/os-release && echo "${ID:-}")
 {% for r in reach -%}
 {% if r.arch %}[ "$host_arch" != {{ r.arch | q }} ] || {% endif %}reach {{ r.index }} {{ r.name | q }} {{ r.url | q }} &
 {% endfor -%}

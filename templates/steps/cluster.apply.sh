@@ -19,6 +19,10 @@ fi
 {% endif %}{% if cfg.cluster.memory is number %}extra+=(--memory={{ cfg.cluster.memory }}mb)
 {% endif %}"$mk" start --driver={{ cfg.cluster.driver | q }} --cni={{ cfg.cluster.cni | q }} \
   --kubernetes-version={{ cfg.cluster.kubernetes_version | q }} "${extra[@]}"
-mib={{ cfg.cluster.memory_mib }}
+{% if cfg.cluster.cpus is number and cfg.cluster.memory is number -%}
+mib={{ cfg.cluster.memory }}
 if [ $((mib % 1024)) -eq 0 ]; then mem="$((mib / 1024)) GiB"; else mem="$mib MiB"; fi
 did "started minikube {{ cfg.versions.minikube }} with {{ cfg.cluster.cni }} ({{ cfg.cluster.cpus }} CPUs, $mem)"
+{%- else -%}
+did "started minikube {{ cfg.versions.minikube }} with {{ cfg.cluster.cni }} (the existing cluster's CPUs and memory)"
+{%- endif %}
