@@ -195,7 +195,7 @@ fn doctor_fails_no_sudo_a_small_disk_an_overlapping_route_and_a_mirror_down_and_
         &run,
         "h2",
         "disk",
-        "MiB free for Docker's images",
+        "MB free for Docker's images",
         "grow the VM's disk",
     );
     assert_fails(

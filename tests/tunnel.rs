@@ -157,11 +157,15 @@ fn forwarders(world: &World, host: &str) -> Vec<String> {
         .into_iter()
         .filter(|argv| {
             let mut args = argv.as_slice();
+            // A stand-in runs as `python3 [-S ...] SCRIPT ARGS` (its shebang's options first).
             if args
                 .first()
                 .is_some_and(|a| basename(a).starts_with("python"))
             {
                 args = &args[1..];
+                while args.first().is_some_and(|a| a.starts_with('-')) {
+                    args = &args[1..];
+                }
             }
             let Some((prog, rest)) = args.split_first() else {
                 return false;
