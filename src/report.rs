@@ -563,41 +563,56 @@ impl Report {
     /// `{"type":"summary","hosts":{"<host>":{"pass":N,"fail":N,"skip":N,"interrupted":N}},
     /// "elapsed_ms":N}`.
     pub fn verify_summary(&self, hosts: &[String], interrupted: Option<&str>) {
-        let mut st = self.lock();
+        let st = self.lock();
+        let rows: Vec<(String, &'static str, Option<String>)> = st
+            .verdicts
+            .iter()
+            .map(|v| {
+                let key = match v.kind {
+                    VerdictKind::Pass => "pass",
+                    VerdictKind::Fail => "fail",
+                    VerdictKind::Skip => "skip",
+                    VerdictKind::Interrupted => "interrupted",
+                };
+                let failure =
+                    (v.kind == VerdictKind::Fail).then(|| format!("{}: {}", v.check, v.detail));
+                (v.host.clone(), key, failure)
+            })
+            .collect();
+        self.checks_summary(
+            st,
+            hosts,
+            &["pass", "fail", "skip", "interrupted"],
+            rows,
+            interrupted,
+        );
+    }
+
+    /// The closing table of a command that judges checks host by host (`verify`, `doctor`):
+    /// per host, how many checks came out each way (`kinds`; the table shows the first three)
+    /// and its first failure; in JSON mode the counts, as the last line.
+    fn checks_summary(
+        &self,
+        mut st: std::sync::MutexGuard<'_, State>,
+        hosts: &[String],
+        kinds: &[&'static str],
+        rows: Vec<(String, &'static str, Option<String>)>,
+        interrupted: Option<&str>,
+    ) {
         if let Some(m) = st.multi.take() {
             let _ = m.clear();
         }
         let elapsed = self.started.elapsed();
         let mut counts: BTreeMap<String, BTreeMap<&str, usize>> = hosts
             .iter()
-            .map(|h| {
-                (
-                    h.clone(),
-                    ["pass", "fail", "skip", "interrupted"]
-                        .into_iter()
-                        .map(|k| (k, 0))
-                        .collect(),
-                )
-            })
+            .map(|h| (h.clone(), kinds.iter().map(|k| (*k, 0)).collect()))
             .collect();
         let mut first_fail: BTreeMap<String, String> = BTreeMap::new();
-        for v in &st.verdicts {
-            let key = match v.kind {
-                VerdictKind::Pass => "pass",
-                VerdictKind::Fail => "fail",
-                VerdictKind::Skip => "skip",
-                VerdictKind::Interrupted => "interrupted",
-            };
-            *counts
-                .entry(v.host.clone())
-                .or_default()
-                .entry(key)
-                .or_default() += 1;
-            if v.kind == VerdictKind::Fail {
-                first_fail
-                    .entry(v.host.clone())
-                    .or_insert_with(|| format!("{}: {}", v.check, v.detail));
+        for (host, key, failure) in rows {
+            if let Some(f) = failure {
+                first_fail.entry(host.clone()).or_insert(f);
             }
+            *counts.entry(host).or_default().entry(key).or_default() += 1;
         }
         if self.mode == OutputMode::Json {
             let mut value =
@@ -608,21 +623,22 @@ impl Report {
             self.json(value);
             return;
         }
-        let width = hosts.iter().map(String::len).max().unwrap_or(4).max(4);
+        let width = counts.keys().map(String::len).max().unwrap_or(4).max(4);
+        let col = |c: &BTreeMap<&str, usize>, i: usize| c.get(kinds[i]).copied().unwrap_or(0);
         let mut out = format!(
             "\n{:<width$}  {:>4}  {:>4}  {:>4}  first failure",
-            "host", "pass", "fail", "skip"
+            "host", kinds[0], kinds[1], kinds[2]
         );
         for (h, c) in &counts {
             out.push_str(&format!(
                 "\n{h:<width$}  {:>4}  {:>4}  {:>4}  {}",
-                c["pass"],
-                c["fail"],
-                c["skip"],
+                col(c, 0),
+                col(c, 1),
+                col(c, 2),
                 first_fail.get(h).map(String::as_str).unwrap_or("")
             ));
         }
-        let failed = counts.values().filter(|c| c["fail"] > 0).count();
+        let failed = first_fail.len();
         out.push_str(&format!(
             "\n{} host(s), {} with a failed check, in {:.1}s",
             counts.len(),
@@ -674,72 +690,21 @@ impl Report {
     /// "fail":N}},"elapsed_ms":N}`.
     pub fn doctor_summary(&self, hosts: &[String], interrupted: Option<&str>) {
         use crate::doctor::Kind as D;
-        let mut st = self.lock();
-        if let Some(m) = st.multi.take() {
-            let _ = m.clear();
-        }
-        let elapsed = self.started.elapsed();
-        let mut counts: BTreeMap<String, BTreeMap<&str, usize>> = hosts
+        let st = self.lock();
+        let rows: Vec<(String, &'static str, Option<String>)> = st
+            .diagnoses
             .iter()
-            .map(|h| {
-                (
-                    h.clone(),
-                    ["ok", "warn", "fail"].into_iter().map(|k| (k, 0)).collect(),
-                )
+            .map(|v| {
+                let key = match v.kind {
+                    D::Ok => "ok",
+                    D::Warn => "warn",
+                    D::Fail => "fail",
+                };
+                let failure = (v.kind == D::Fail).then(|| format!("{}: {}", v.check, v.detail));
+                (v.host.clone(), key, failure)
             })
             .collect();
-        let mut first_fail: BTreeMap<String, String> = BTreeMap::new();
-        for v in &st.diagnoses {
-            let key = match v.kind {
-                D::Ok => "ok",
-                D::Warn => "warn",
-                D::Fail => "fail",
-            };
-            *counts
-                .entry(v.host.clone())
-                .or_default()
-                .entry(key)
-                .or_default() += 1;
-            if v.kind == D::Fail {
-                first_fail
-                    .entry(v.host.clone())
-                    .or_insert_with(|| format!("{}: {}", v.check, v.detail));
-            }
-        }
-        if self.mode == OutputMode::Json {
-            let mut value =
-                json!({"type": "summary", "hosts": counts, "elapsed_ms": elapsed.as_millis()});
-            if let Some(signal) = interrupted {
-                value["interrupted"] = json!(signal);
-            }
-            self.json(value);
-            return;
-        }
-        let width = counts.keys().map(String::len).max().unwrap_or(4).max(4);
-        let mut out = format!(
-            "\n{:<width$}  {:>4}  {:>4}  {:>4}  first failure",
-            "host", "ok", "warn", "fail"
-        );
-        for (h, c) in &counts {
-            out.push_str(&format!(
-                "\n{h:<width$}  {:>4}  {:>4}  {:>4}  {}",
-                c["ok"],
-                c["warn"],
-                c["fail"],
-                first_fail.get(h).map(String::as_str).unwrap_or("")
-            ));
-        }
-        let failed = counts.values().filter(|c| c["fail"] > 0).count();
-        out.push_str(&format!(
-            "\n{} host(s), {} with a failed check, in {:.1}s",
-            counts.len(),
-            failed,
-            elapsed.as_secs_f64()
-        ));
-        if let Some(signal) = interrupted {
-            out.push_str(&format!(" (interrupted by {signal})"));
-        }
-        self.line(&st, &out);
+        self.checks_summary(st, hosts, &["ok", "warn", "fail"], rows, interrupted);
     }
 
     /// Raw text for stdout, such as shell completions.
