@@ -220,18 +220,17 @@ async fn examine(sh: &Shared, host: &Host) -> bool {
         report.doctor(&Verdict::of(&host.name, f));
         ok
     };
+    let unreachable = |e: Error| Finding {
+        check: "connect",
+        kind: Kind::Fail,
+        detail: e.to_string(),
+        fix: "check that the host is up and `ssh` to it works by hand".into(),
+    };
     report.phase(&host.name, "connecting");
     let transport =
         match Transport::connect(&sh.cfg, host, sh.bastion.as_ref(), sh.stop.clone()).await {
             Ok(t) => t,
-            Err(e) => {
-                return say(Finding {
-                    check: "connect",
-                    kind: Kind::Fail,
-                    detail: e.to_string(),
-                    fix: "check that the host is up and `ssh` to it works by hand".into(),
-                });
-            }
+            Err(e) => return say(unreachable(e)),
         };
     report.phase(&host.name, "examining");
     // Rendered at the last moment: it carries the controller's clock.
@@ -254,14 +253,7 @@ async fn examine(sh: &Shared, host: &Host) -> bool {
     let out = match out {
         Ok(o) => o,
         Err(Error::Interrupted) => return false,
-        Err(e) => {
-            return say(Finding {
-                check: "connect",
-                kind: Kind::Fail,
-                detail: e.to_string(),
-                fix: "check that the host is up and `ssh` to it works by hand".into(),
-            });
-        }
+        Err(e) => return say(unreachable(e)),
     };
     let plan = parse_checks(&host.name, &out, &[facts_spec()]);
     let fact = |k: &str| plan.facts.get(k).cloned().unwrap_or_default();
