@@ -325,9 +325,17 @@ async fn run_host(sh: &Shared, host: &Host) -> HostResult {
 /// host could not be asked.
 async fn check(sh: &Shared, host: &Host, transport: &Transport) -> Option<HostPlan> {
     sh.report.phase(&host.name, "checking");
+    let sent_ms = crate::outcome::now_ms();
+    let sent = Instant::now();
     match transport.run(&sh.check_script, None).await {
         Ok(out) => {
             let mut plan = parse_checks(&host.name, &out, &sh.specs);
+            // The controller's clock when it sent the check, and how long the answer took:
+            // what the host's own clock (`::fact clock_ms`) is judged against.
+            plan.facts
+                .insert("controller_ms".into(), sent_ms.to_string());
+            plan.facts
+                .insert("rtt_ms".into(), sent.elapsed().as_millis().to_string());
             for step in REGISTRY {
                 step.gather(&sh.cfg, &host.name, transport, &mut plan).await;
                 step.decide(&sh.cfg, &sh.scope, &mut plan);

@@ -10,6 +10,14 @@ use serde::Serialize;
 
 use crate::error::Error;
 
+/// This machine's clock, in ms since the epoch: what a host's clock is judged against.
+pub fn now_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default()
+}
+
 /// What a step's check said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]

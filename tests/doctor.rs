@@ -254,20 +254,22 @@ fn doctor_fails_no_sudo_a_small_disk_an_overlapping_route_and_a_mirror_down_and_
             .contains("sudo for student asks for a password"),
         "{docker}"
     );
-    for h in ["h3", "h4"] {
-        assert_eq!(
-            state(&plan, h, "facts")["state"],
-            "converged",
-            "{}",
-            plan.explain()
-        );
-        assert_eq!(
-            state(&plan, h, "docker")["state"],
-            "needs-change",
-            "{}",
-            plan.explain()
-        );
-    }
+    // A route into minikube's network stops a new cluster as well: facts, with doctor's words.
+    let facts = state(&plan, "h3", "facts");
+    assert_eq!(facts["state"], "blocked", "{facts}\n{}", plan.explain());
+    let routes = verdict(&run, "h3", "routes")["detail"].as_str().unwrap();
+    assert!(
+        facts["reasons"][0].as_str().unwrap().contains(routes),
+        "{facts}"
+    );
+    let h4 = state(&plan, "h4", "facts");
+    assert_eq!(h4["state"], "converged", "{}", plan.explain());
+    assert_eq!(
+        state(&plan, "h4", "docker")["state"],
+        "needs-change",
+        "{}",
+        plan.explain()
+    );
 
     // The mirror goes down: every download and the registry fail, and the downloads' fix is
     // push mode. In push mode the hosts download nothing, so doctor does not ask them to.

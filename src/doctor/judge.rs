@@ -1,7 +1,8 @@
 //! Doctor's verdicts: pure functions from what a host reported (its facts, its routes, its
-//! HEAD requests) and the profile to `ok`, `warn` or `fail` with a one-line fix. Those that
-//! `plan` blocks on (OS, disk, CPUs, memory, sudo) are the facts and cluster steps' own
-//! functions, called here, so `plan` and `doctor` never disagree.
+//! HEAD requests) and the profile to `ok`, `warn` or `fail` with a one-line fix. Where `plan`
+//! blocks, the two call the same functions (OS, disk, CPUs and memory are the facts and
+//! cluster steps' own, called here; `plan`'s facts step calls [`cgroup`], [`routes`], [`clock`]
+//! and [`sudo_refusal`] from here), so `plan` and `doctor` never disagree.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;

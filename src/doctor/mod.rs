@@ -4,8 +4,9 @@
 //! are measured as `plan` measures them) followed by `templates/doctor/doctor.sh` (cgroups,
 //! Docker and its group, the routes, the clock, and a DNS lookup and an HTTPS HEAD request to
 //! every URL the lab needs from the host). [`judge`] turns the answers into `ok`, `warn` or
-//! `fail` verdicts with a one-line fix; where `plan` blocks (OS, disk, CPUs, memory, sudo) they
-//! are the facts and cluster steps' own functions. For a batch behind a jump host, one command on the run's existing
+//! `fail` verdicts with a one-line fix; where `plan` blocks (OS, disk, CPUs, memory, cgroup,
+//! routes, clock, sudo) it calls the same functions. Only the reachability of downloads is
+//! doctor's alone: `up` waits for a mirror that is down and retries. For a batch behind a jump host, one command on the run's existing
 //! connection to it reads its sshd's MaxStartups. Read-only everywhere. [`crate::report`]
 //! prints; [`crate::run`] decides the exit code.
 
@@ -13,7 +14,7 @@ pub mod judge;
 pub mod section;
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use serde::Serialize;
 use tera::{Context, Tera};
@@ -118,13 +119,6 @@ fn facts_spec() -> &'static crate::steps::Spec {
     crate::steps::facts::STEP.spec()
 }
 
-fn now_ms() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or_default()
-}
-
 struct Shared {
     cfg: Config,
     scripts: Scripts,
@@ -149,7 +143,7 @@ pub async fn run(
 ) -> Result<Vec<bool>> {
     let scripts = Scripts::new()?;
     // Render once now, so a template problem stops the run before any host is contacted.
-    scripts.script(&cfg, now_ms())?;
+    scripts.script(&cfg, crate::outcome::now_ms())?;
     let mut results = Vec::new();
     let bastion = match crate::fleet::bastion(&cfg, &hosts).await {
         Ok(b) => b,
@@ -234,7 +228,7 @@ async fn examine(sh: &Shared, host: &Host) -> bool {
         };
     report.phase(&host.name, "examining");
     // Rendered at the last moment: it carries the controller's clock.
-    let script = match sh.scripts.script(&sh.cfg, now_ms()) {
+    let script = match sh.scripts.script(&sh.cfg, crate::outcome::now_ms()) {
         Ok(s) => s,
         Err(e) => {
             transport.close().await;

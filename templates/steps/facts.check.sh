@@ -25,10 +25,16 @@ case "$(node_state)" in
     # what cluster.cpus/memory = "auto" pick): the runtime's CPUs and memory as minikube reads
     # them (docker info NCPU and MemTotal, in bytes), or, while Docker cannot be asked yet,
     # the host's own, which is what dockerd will report.
-    rt_cpus='' rt_bytes=''
-    if rt=$(docker info --format '{% raw %}{{.NCPU}} {{.MemTotal}}{% endraw %}' 2>/dev/null); then
-      read -r rt_cpus rt_bytes <<<"$rt" || true
+    rt_cpus='' rt_bytes='' rt_cgroup=''
+    if rt=$(docker info --format '{% raw %}{{.NCPU}} {{.MemTotal}} {{.CgroupVersion}}{% endraw %}' 2>/dev/null); then
+      read -r rt_cpus rt_bytes rt_cgroup <<<"$rt" || true
     fi
+    # And what else decides whether a new cluster works (src/doctor/judge.rs judges them, for
+    # plan and doctor alike): the cgroup version its kubelet gets (Docker's, else the file
+    # system at /sys/fs/cgroup), and the routes minikube's network and the pod pool must miss.
+    fact docker_cgroup "$rt_cgroup"
+    fact cgroup_fs "$(stat -fc %T /sys/fs/cgroup 2>/dev/null || echo unknown)"
+    printf '::data routes %s\n' "$(ip -4 route show table main 2>&1 | base64 -w0)"
     if [[ $rt_cpus =~ ^[1-9][0-9]*$ && $rt_bytes =~ ^[1-9][0-9]*$ ]]; then
       fact runtime_cpus "$rt_cpus"
       fact runtime_mem_mb "$((rt_bytes / 1048576))"
@@ -40,6 +46,9 @@ case "$(node_state)" in
     fi
     ;;
 esac
+# The host's clock (ms since the epoch): labprov compares it with its own when it sent this
+# check; one far off breaks TLS and apt's Release files.
+fact clock_ms "$(date +%s%3N)"
 fact user "$(id -un)"
 fact uid "$(id -u)"
 if [ "$(id -u)" -eq 0 ]; then

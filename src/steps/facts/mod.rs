@@ -56,7 +56,10 @@ impl Step for Facts {
                 s.error = Some(Error::plan(why.clone()));
             }
         }
-        let Err(why) = judge(&plan.facts, cfg) else {
+        let Some(why) = judge(&plan.facts, cfg)
+            .err()
+            .or_else(|| blockers(cfg, plan))
+        else {
             return;
         };
         if let Some(facts) = plan
@@ -69,6 +72,43 @@ impl Step for Facts {
             facts.error = Some(why);
         }
     }
+}
+
+/// What else stops `up`, judged by doctor's own functions: a clock far off (when something is
+/// to change), and, while no cluster node exists (the check measures them then, with the
+/// runtime), a cgroup v1 host (the kubelet refuses it) and a route into minikube's network or
+/// the pod pool.
+fn blockers(cfg: &Config, plan: &HostPlan) -> Option<Error> {
+    use crate::doctor::judge::{Kind, cgroup, routes};
+    if let Some(clock) = clock_off(plan) {
+        return Some(clock);
+    }
+    fit::runtime(&plan.facts)?;
+    let table = plan.data.get("routes").map(String::as_str).unwrap_or("");
+    let found: Vec<String> = [cgroup(plan), routes(cfg, table)]
+        .into_iter()
+        .filter(|f| f.kind == Kind::Fail)
+        .map(|f| format!("{} (fix: {})", f.detail, f.fix))
+        .collect();
+    (!found.is_empty()).then(|| Error::plan(found.join("; ")))
+}
+
+/// A host clock so far off that TLS and apt fail (doctor's `clock` verdict), when something
+/// is to be installed or started: the check's `clock_ms` against the controller's clock when
+/// it sent the check (`controller_ms`, `rtt_ms`, added by the engine).
+fn clock_off(plan: &HostPlan) -> Option<Error> {
+    let num = |k: &str| plan.facts.get(k)?.trim().parse::<i64>().ok();
+    let (host, sent, rtt) = (num("clock_ms")?, num("controller_ms")?, num("rtt_ms")?);
+    if !plan
+        .steps
+        .iter()
+        .any(|s| s.state == CheckState::NeedsChange)
+    {
+        return None;
+    }
+    let f = crate::doctor::judge::clock(host - sent, rtt);
+    (f.kind == crate::doctor::judge::Kind::Fail)
+        .then(|| Error::plan(format!("{} (fix: {})", f.detail, f.fix)))
 }
 
 /// The systems labprov supports, as the refusal names them.
@@ -219,5 +259,109 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("3900 MB") && e.contains("7680 MB"), "{e}");
+    }
+
+    #[test]
+    fn a_new_cluster_on_cgroup_v1_or_behind_a_route_into_its_network_is_blocked() {
+        let cfg = config();
+        let decided = |extra: &[(&str, &str)], routes: &str| {
+            let facts = [
+                ("os", "ubuntu"),
+                ("os_version", "24.04"),
+                ("arch", "amd64"),
+                ("runtime_cpus", "4"),
+                ("runtime_mem_mb", "7940"),
+                ("runtime_from", "docker"),
+                ("docker_free_mib", "50000"),
+            ];
+            let mut plan = HostPlan {
+                host: "h".into(),
+                facts: facts
+                    .iter()
+                    .chain(extra)
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                steps: vec![crate::outcome::StepCheck {
+                    step: "facts",
+                    state: CheckState::Converged,
+                    reasons: Vec::new(),
+                    error: None,
+                }],
+                data: [("routes".to_string(), routes.to_string())].into(),
+                manifests: None,
+            };
+            STEP.decide(&cfg, &Scope::profile(&cfg), &mut plan);
+            (plan.steps[0].state, plan.steps[0].reasons.join("; "))
+        };
+        let lan = "default via 10.0.0.1 dev eth0\n10.0.0.0/24 dev eth0 scope link\n";
+        let (state, why) = decided(&[("cgroup_fs", "cgroup2fs")], lan);
+        assert_eq!(state, CheckState::Converged, "{why}");
+        let (state, why) = decided(&[("cgroup_fs", "tmpfs")], lan);
+        assert_eq!(state, CheckState::Blocked);
+        assert!(why.contains("not cgroup v2"), "{why}");
+        let vpn = format!("{lan}192.168.49.0/24 dev tun0 scope link\n");
+        let (state, why) = decided(&[("cgroup_fs", "cgroup2fs")], &vpn);
+        assert_eq!(state, CheckState::Blocked);
+        assert!(why.contains("192.168.49.0/24 (dev tun0)"), "{why}");
+        // A clock an hour off blocks a host with something to change, not a converged one.
+        let mut plan = HostPlan {
+            host: "h".into(),
+            facts: [
+                ("os", "ubuntu"),
+                ("os_version", "24.04"),
+                ("arch", "amd64"),
+                ("sudo", "ok"),
+                ("clock_ms", "1800000000000"),
+                ("controller_ms", "1800003600000"),
+                ("rtt_ms", "300"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            steps: ["facts", "docker"]
+                .map(|step| crate::outcome::StepCheck {
+                    step,
+                    state: CheckState::Converged,
+                    reasons: Vec::new(),
+                    error: None,
+                })
+                .to_vec(),
+            data: Default::default(),
+            manifests: None,
+        };
+        let mut converged = plan.clone();
+        STEP.decide(&cfg, &Scope::profile(&cfg), &mut converged);
+        assert_eq!(converged.steps[0].state, CheckState::Converged);
+        plan.steps[1].state = CheckState::NeedsChange;
+        STEP.decide(&cfg, &Scope::profile(&cfg), &mut plan);
+        assert_eq!(plan.steps[0].state, CheckState::Blocked);
+        assert!(
+            plan.steps[0].reasons[0].contains("-3600.0 s off"),
+            "{:?}",
+            plan.steps[0]
+        );
+        // A cluster that exists (no runtime measured) is past both.
+        let mut plan = HostPlan {
+            host: "h".into(),
+            facts: [
+                ("os", "ubuntu"),
+                ("os_version", "24.04"),
+                ("arch", "amd64"),
+                ("cgroup_fs", "tmpfs"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            steps: vec![crate::outcome::StepCheck {
+                step: "facts",
+                state: CheckState::Converged,
+                reasons: Vec::new(),
+                error: None,
+            }],
+            data: Default::default(),
+            manifests: None,
+        };
+        STEP.decide(&cfg, &Scope::profile(&cfg), &mut plan);
+        assert_eq!(plan.steps[0].state, CheckState::Converged);
     }
 }
