@@ -261,6 +261,28 @@ mod tests {
         assert!(e.contains("3900 MB") && e.contains("7680 MB"), "{e}");
     }
 
+    /// A host's decided plan as the engine builds it: these facts, these steps (converged).
+    fn plan_of(facts: &[(&str, &str)], steps: &[&'static str]) -> HostPlan {
+        HostPlan {
+            host: "h".into(),
+            facts: facts
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            steps: steps
+                .iter()
+                .map(|&step| crate::outcome::StepCheck {
+                    step,
+                    state: CheckState::Converged,
+                    reasons: Vec::new(),
+                    error: None,
+                })
+                .collect(),
+            data: Default::default(),
+            manifests: None,
+        }
+    }
+
     #[test]
     fn a_new_cluster_on_cgroup_v1_or_behind_a_route_into_its_network_is_blocked() {
         let cfg = config();
@@ -274,22 +296,8 @@ mod tests {
                 ("runtime_from", "docker"),
                 ("docker_free_mib", "50000"),
             ];
-            let mut plan = HostPlan {
-                host: "h".into(),
-                facts: facts
-                    .iter()
-                    .chain(extra)
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-                steps: vec![crate::outcome::StepCheck {
-                    step: "facts",
-                    state: CheckState::Converged,
-                    reasons: Vec::new(),
-                    error: None,
-                }],
-                data: [("routes".to_string(), routes.to_string())].into(),
-                manifests: None,
-            };
+            let mut plan = plan_of(&[facts.as_slice(), extra].concat(), &["facts"]);
+            plan.data.insert("routes".into(), routes.into());
             STEP.decide(&cfg, &Scope::profile(&cfg), &mut plan);
             (plan.steps[0].state, plan.steps[0].reasons.join("; "))
         };
@@ -304,9 +312,8 @@ mod tests {
         assert_eq!(state, CheckState::Blocked);
         assert!(why.contains("192.168.49.0/24 (dev tun0)"), "{why}");
         // A clock an hour off blocks a host with something to change, not a converged one.
-        let mut plan = HostPlan {
-            host: "h".into(),
-            facts: [
+        let mut plan = plan_of(
+            &[
                 ("os", "ubuntu"),
                 ("os_version", "24.04"),
                 ("arch", "amd64"),
@@ -314,21 +321,9 @@ mod tests {
                 ("clock_ms", "1800000000000"),
                 ("controller_ms", "1800003600000"),
                 ("rtt_ms", "300"),
-            ]
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-            steps: ["facts", "docker"]
-                .map(|step| crate::outcome::StepCheck {
-                    step,
-                    state: CheckState::Converged,
-                    reasons: Vec::new(),
-                    error: None,
-                })
-                .to_vec(),
-            data: Default::default(),
-            manifests: None,
-        };
+            ],
+            &["facts", "docker"],
+        );
         let mut converged = plan.clone();
         STEP.decide(&cfg, &Scope::profile(&cfg), &mut converged);
         assert_eq!(converged.steps[0].state, CheckState::Converged);
@@ -341,26 +336,15 @@ mod tests {
             plan.steps[0]
         );
         // A cluster that exists (no runtime measured) is past both.
-        let mut plan = HostPlan {
-            host: "h".into(),
-            facts: [
+        let mut plan = plan_of(
+            &[
                 ("os", "ubuntu"),
                 ("os_version", "24.04"),
                 ("arch", "amd64"),
                 ("cgroup_fs", "tmpfs"),
-            ]
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-            steps: vec![crate::outcome::StepCheck {
-                step: "facts",
-                state: CheckState::Converged,
-                reasons: Vec::new(),
-                error: None,
-            }],
-            data: Default::default(),
-            manifests: None,
-        };
+            ],
+            &["facts"],
+        );
         STEP.decide(&cfg, &Scope::profile(&cfg), &mut plan);
         assert_eq!(plan.steps[0].state, CheckState::Converged);
     }
