@@ -66,6 +66,30 @@ pub struct HostPlan {
 }
 
 impl HostPlan {
+    /// A host's plan as the engine builds it from a check: these facts, these steps (each
+    /// converged), no data. For the unit tests of the steps and judges that decide from it.
+    #[cfg(test)]
+    pub fn of(facts: &[(&str, &str)], steps: &[&'static str]) -> HostPlan {
+        HostPlan {
+            host: "h".into(),
+            facts: facts
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            steps: steps
+                .iter()
+                .map(|&step| StepCheck {
+                    step,
+                    state: CheckState::Converged,
+                    reasons: Vec::new(),
+                    error: None,
+                })
+                .collect(),
+            data: BTreeMap::new(),
+            manifests: None,
+        }
+    }
+
     pub fn get(&self, step: &str) -> Option<&StepCheck> {
         self.steps.iter().find(|s| s.step == step)
     }

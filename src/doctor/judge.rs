@@ -610,16 +610,7 @@ mod tests {
     use super::*;
 
     fn plan(facts: &[(&str, &str)]) -> HostPlan {
-        HostPlan {
-            host: "h".into(),
-            facts: facts
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            steps: Vec::new(),
-            data: BTreeMap::new(),
-            manifests: None,
-        }
+        HostPlan::of(facts, &[])
     }
 
     fn cfg() -> Config {

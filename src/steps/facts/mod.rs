@@ -261,28 +261,6 @@ mod tests {
         assert!(e.contains("3900 MB") && e.contains("7680 MB"), "{e}");
     }
 
-    /// A host's decided plan as the engine builds it: these facts, these steps (converged).
-    fn plan_of(facts: &[(&str, &str)], steps: &[&'static str]) -> HostPlan {
-        HostPlan {
-            host: "h".into(),
-            facts: facts
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            steps: steps
-                .iter()
-                .map(|&step| crate::outcome::StepCheck {
-                    step,
-                    state: CheckState::Converged,
-                    reasons: Vec::new(),
-                    error: None,
-                })
-                .collect(),
-            data: Default::default(),
-            manifests: None,
-        }
-    }
-
     #[test]
     fn a_new_cluster_on_cgroup_v1_or_behind_a_route_into_its_network_is_blocked() {
         let cfg = config();
@@ -296,7 +274,7 @@ mod tests {
                 ("runtime_from", "docker"),
                 ("docker_free_mib", "50000"),
             ];
-            let mut plan = plan_of(&[facts.as_slice(), extra].concat(), &["facts"]);
+            let mut plan = HostPlan::of(&[facts.as_slice(), extra].concat(), &["facts"]);
             plan.data.insert("routes".into(), routes.into());
             STEP.decide(&cfg, &Scope::profile(&cfg), &mut plan);
             (plan.steps[0].state, plan.steps[0].reasons.join("; "))
@@ -312,7 +290,7 @@ mod tests {
         assert_eq!(state, CheckState::Blocked);
         assert!(why.contains("192.168.49.0/24 (dev tun0)"), "{why}");
         // A clock an hour off blocks a host with something to change, not a converged one.
-        let mut plan = plan_of(
+        let mut plan = HostPlan::of(
             &[
                 ("os", "ubuntu"),
                 ("os_version", "24.04"),
@@ -336,7 +314,7 @@ mod tests {
             plan.steps[0]
         );
         // A cluster that exists (no runtime measured) is past both.
-        let mut plan = plan_of(
+        let mut plan = HostPlan::of(
             &[
                 ("os", "ubuntu"),
                 ("os_version", "24.04"),
