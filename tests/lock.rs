@@ -146,6 +146,56 @@ fn a_second_up_waits_for_the_first_and_docker_is_installed_once() {
 }
 
 #[test]
+fn a_run_that_loses_its_host_while_waiting_for_the_lock_says_so() {
+    let world = World::start(1);
+    let gate = gated_apt(&world, "h1");
+    let mut first = Background::start(&world, &world.profile, &["up"]);
+    poll(
+        "the first run's docker-ce install",
+        Duration::from_secs(300),
+        || {
+            assert!(!first.exited(), "the first run ended before its install");
+            install_waits(&gate).then_some(())
+        },
+    );
+    let mut second = Background::start(&world, &world.profile, &["up"]);
+    let out = second.stdout_path();
+    poll("the second run to wait", Duration::from_secs(120), || {
+        assert!(
+            !second.exited(),
+            "the second run ended while the first held the lock"
+        );
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        text.contains(r#""type":"waiting""#).then_some(())
+    });
+
+    // The host's sshd goes away under both runs: the waiting one's lock channel drops, and
+    // ssh's 255 is a lost connection, not a lock script that failed.
+    world.fault("h1", "sshd-stop");
+    let second = second.finish(Duration::from_secs(300));
+    assert_eq!(second.code, 1, "{}", second.explain());
+    let lock = second.step("h1", "lock");
+    assert_eq!(lock["kind"], "failed", "{}", second.explain());
+    let detail = lock["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("the connection was lost while taking labprov's lock")
+            && !detail.contains("exited"),
+        "{detail}"
+    );
+    world.fault("h1", "sshd-start");
+    std::fs::write(&gate, "").unwrap();
+    let first = first.finish(Duration::from_secs(600));
+    assert_eq!(
+        first.code,
+        1,
+        "the first run lost h1 too: {}",
+        first.explain()
+    );
+    let again = world.labprov(&["up"]);
+    assert_eq!(again.code, 0, "{}", again.explain());
+}
+
+#[test]
 fn only_failed_reads_every_run_since_the_last_clean_one() {
     let world = World::start(2);
     let fault = |host: &str, action: &str| world.fault(host, action);

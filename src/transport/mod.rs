@@ -272,6 +272,11 @@ impl Transport {
             let _ = e.read_to_string(&mut stderr).await;
         }
         let code = child.wait().await.ok().and_then(|s| s.code()).unwrap_or(-1);
+        if let (255, Link::Ssh(s)) = (code, &self.link)
+            && let Some(lost) = s.lost_if_dropped("while taking labprov's lock").await
+        {
+            return Err(lost);
+        }
         Err(Error::Remote {
             what: "taking labprov's lock on the host".into(),
             code,

@@ -264,6 +264,15 @@ impl Ssh {
         }
     }
 
+    /// A command's channel client exited 255, which ssh also uses for a dropped
+    /// connection: this tells the two apart. `Some` is the connection failure to report.
+    pub async fn lost_if_dropped(&self, during: &str) -> Option<Error> {
+        match &self.session {
+            Some(s) if s.check().await.is_ok() => None,
+            _ => Some(self.lost(format!("the connection was lost {during}"))),
+        }
+    }
+
     fn session(&self) -> Result<&Session, Error> {
         self.session
             .as_ref()
