@@ -97,9 +97,8 @@ fn wait_for_process(world: &World, needle: &str) {
         &format!("a process `{needle}` on h1"),
         std::time::Duration::from_secs(90),
         || {
-            let out = world.exec("h1", None, &["ps", "-eo", "args"]);
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
+            support::host_processes(world, "h1")
+                .iter()
                 .any(|l| l.contains(needle))
                 .then_some(())
         },

@@ -43,28 +43,13 @@ fn fast_apt(world: &World, host: &str) {
     support::host_sh(world, host, None, "umount /usr/bin/apt-get");
 }
 
-/// Command lines of the processes running in `host` (its UTS namespace, which only the
-/// host's own processes share) that are part of the slow install: the apt-get wrapper and
-/// its `sleep`.
+/// The processes of `host` that are part of the slow install: the apt-get wrapper and its
+/// `sleep`.
 fn install_processes(world: &World, host: &str) -> Vec<String> {
-    let holder = std::fs::read_to_string(world.dir.join(host).join("pid")).unwrap();
-    let uts = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/uts")).ok();
-    let host_uts = uts(holder.trim()).expect("the host's holder runs");
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let pid = entry.file_name().to_string_lossy().into_owned();
-        if !pid.chars().all(|c| c.is_ascii_digit()) || uts(&pid).as_ref() != Some(&host_uts) {
-            continue;
-        }
-        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if cmdline.contains(MARKER) || cmdline.contains("/usr/bin/apt-get") {
-            found.push(format!("{pid}: {cmdline}"));
-        }
-    }
-    found
+    support::host_processes(world, host)
+        .into_iter()
+        .filter(|p| p.contains(MARKER) || p.contains("/usr/bin/apt-get"))
+        .collect()
 }
 
 fn entries(dir: &Path) -> Vec<String> {

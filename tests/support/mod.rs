@@ -1,5 +1,5 @@
-//! Helpers shared by the tests of the README's promises (cli, facts, artifacts, docker_step,
-//! prune, lab_values, interrupt, latency), on top of `tests/common`.
+//! Helpers shared by the tests of the README's promises, on top of `tests/common`: scripts
+//! and processes inside a host, kubectl answers, plain runs, steps' kinds and stand-ins' calls.
 #![allow(dead_code)]
 
 use std::path::Path;
@@ -11,6 +11,32 @@ use crate::common::{Run, World, labprov};
 
 /// The one polling loop of the suite, under the name these tests use.
 pub use crate::common::wait_for as poll;
+
+/// `pid: command line` of every process running in `host` of this world, found by the UTS
+/// namespace that only the host's own processes share. `ps` inside a host would list the
+/// whole machine: the other worlds of a parallel run, and their hosts' downloads too.
+pub fn host_processes(world: &World, host: &str) -> Vec<String> {
+    processes_in(&world.dir, host)
+}
+
+/// [`host_processes`] of the world in `dir`, for a thread that does not hold the world.
+pub fn processes_in(dir: &Path, host: &str) -> Vec<String> {
+    let holder = std::fs::read_to_string(dir.join(host).join("pid")).unwrap();
+    let uts = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/uts")).ok();
+    let host_uts = uts(holder.trim()).expect("the host's holder runs");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        if !pid.chars().all(|c| c.is_ascii_digit()) || uts(&pid).as_ref() != Some(&host_uts) {
+            continue;
+        }
+        if let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            found.push(format!("{pid}: {}", cmdline.trim_end()));
+        }
+    }
+    found
+}
 
 /// Run a shell script inside a host (as root, or as `user`); it must succeed. Its stdout.
 pub fn host_sh(world: &World, host: &str, user: Option<&str>, script: &str) -> String {
