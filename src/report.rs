@@ -416,7 +416,7 @@ impl Report {
 
     /// Something the user should know about what the run did (not a failure), even with -q.
     pub fn note(&self, message: &str) {
-        let st = self.state.lock().expect("report lock");
+        let st = self.lock();
         if self.mode == OutputMode::Json {
             self.json(json!({"type": "note", "message": message}));
         } else {
