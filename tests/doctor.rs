@@ -176,11 +176,12 @@ fn doctor_passes_a_healthy_class_in_one_session_per_host() {
 }
 
 #[test]
-fn doctor_fails_no_sudo_a_small_disk_an_overlapping_route_and_a_mirror_down_and_plan_agrees() {
-    let world = World::start(4);
+fn doctor_fails_no_sudo_a_small_disk_a_route_a_clock_and_a_mirror_down_and_plan_agrees() {
+    let world = World::start(5);
     world.fault("h1", "sudo-off");
     world.fault("h2", "disk-small");
     world.fault("h3", "route-overlap");
+    world.fault("h5", "clock 3600");
 
     let run = world.labprov(&["doctor"]);
     assert_eq!(run.code, 1, "{}", run.explain());
@@ -205,11 +206,20 @@ fn doctor_fails_no_sudo_a_small_disk_an_overlapping_route_and_a_mirror_down_and_
         "192.168.49.0/24 (dev lp",
         "remove or narrow that route",
     );
-    // Each fault is that host's alone: h4, untouched, passes the same three checks, and the
+    assert_fails(
+        &run,
+        "h5",
+        "clock",
+        "the host's clock is +3600.",
+        "sudo timedatectl set-ntp true",
+    );
+    // Each fault is that host's alone: h4, untouched, passes the same four checks, and the
     // faulty hosts pass the checks their fault is not about (the verdicts see both outcomes).
-    for check in ["sudo", "disk", "routes"] {
+    for check in ["sudo", "disk", "routes", "clock"] {
         assert_ok(&run, "h4", check);
     }
+    assert_ok(&run, "h1", "clock");
+    assert_ok(&run, "h5", "sudo");
     assert_ok(&run, "h1", "disk");
     assert_ok(&run, "h2", "sudo");
     assert_ok(&run, "h3", "sudo");
@@ -260,6 +270,17 @@ fn doctor_fails_no_sudo_a_small_disk_an_overlapping_route_and_a_mirror_down_and_
     let routes = verdict(&run, "h3", "routes")["detail"].as_str().unwrap();
     assert!(
         facts["reasons"][0].as_str().unwrap().contains(routes),
+        "{facts}"
+    );
+    // A clock an hour ahead stops a host with something to install (TLS, apt): facts, with
+    // doctor's words.
+    let facts = state(&plan, "h5", "facts");
+    assert_eq!(facts["state"], "blocked", "{facts}\n{}", plan.explain());
+    assert!(
+        facts["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("the host's clock is +3600."),
         "{facts}"
     );
     let h4 = state(&plan, "h4", "facts");
