@@ -737,80 +737,113 @@ impl Report {
         if !table {
             return;
         }
-        let width = hosts.iter().map(String::len).max().unwrap_or(4).max(4);
-        // The columns exist only in the table of a run that skipped or was interrupted.
-        let skips = tallies.values().any(|t| t.skipped > 0);
-        let cut = tallies.values().any(|t| t.interrupted > 0);
-        let mut out = format!(
-            "\n{:<width$}  {:>4}  {:>7}  {:>6}{}{}  failure",
-            "host",
-            "ok",
-            "changed",
-            "failed",
-            if skips { "  skipped" } else { "" },
-            if cut { "  interrupted" } else { "" }
-        );
-        // On a terminal the failed hosts come first, then the interrupted ones; a class
-        // run shows its converged hosts as one count line unless -v. Plain output keeps a
-        // row per host in name order, for scripts that read it.
         let human = self.mode == OutputMode::Human;
         let collapse = human && st.class_run && self.verbosity <= 0;
-        let rank = |t: &Tally| match (t.failed > 0, t.interrupted > 0) {
-            (true, _) => 0,
-            (false, true) => 1,
-            (false, false) => 2,
-        };
-        let mut rows: Vec<(&String, &Tally)> = tallies.iter().collect();
-        if human {
-            rows.sort_by_key(|(_, t)| rank(t));
-        }
-        let (shown, converged): (Vec<_>, Vec<_>) = rows
-            .into_iter()
-            .partition(|(_, t)| !collapse || rank(t) < 2);
-        if collapse && shown.is_empty() {
-            // Nothing to list: no header over an empty table.
-            out.clear();
-        }
-        for (h, t) in shown {
-            let fail = st
-                .failures
-                .get(h)
-                .map(|(step, why)| format!("{step}: {why}"))
+        let out = closing_table(&tallies, &st.failures, human, collapse)
+            + &format!(" in {:.1}s", elapsed.as_secs_f64())
+            + &interrupted
+                .map(|signal| format!(" (interrupted by {signal})"))
                 .unwrap_or_default();
-            let skipped = if skips {
-                format!("  {:>7}", t.skipped)
-            } else {
-                String::new()
-            };
-            let stopped = if cut {
-                format!("  {:>11}", t.interrupted)
-            } else {
-                String::new()
-            };
-            out.push_str(&format!(
-                "\n{h:<width$}  {:>4}  {:>7}  {:>6}{skipped}{stopped}  {fail}",
-                t.ok, t.changed, t.failed
-            ));
-        }
-        if !converged.is_empty() {
-            let changed = converged.iter().filter(|(_, t)| t.changed > 0).count();
-            out.push_str(&format!(
-                "\n{} converged host(s), {changed} of them changed (-v lists them)",
-                converged.len()
-            ));
-        }
-        let failed_hosts = tallies.values().filter(|t| t.failed > 0).count();
-        out.push_str(&format!(
-            "\n{} host(s), {} failed, in {:.1}s",
-            tallies.len(),
-            failed_hosts,
-            elapsed.as_secs_f64()
-        ));
-        if let Some(signal) = interrupted {
-            out.push_str(&format!(" (interrupted by {signal})"));
-        }
         self.line(&st, &out);
     }
+}
+
+/// How many interrupted hosts a class run's table names before "and N more".
+const INTERRUPTED_NAMED: usize = 8;
+
+/// The closing table of `up`, `down`, ... up to its last line's "N host(s), M failed" (the
+/// caller adds the time). On a terminal the failed hosts come first, then the interrupted
+/// ones; a class run (`collapse`) shows its converged hosts as one count line and its
+/// interrupted ones as one line of names, unless -v. Plain output keeps a row per host in
+/// name order, for scripts that read it.
+fn closing_table(
+    tallies: &BTreeMap<String, Tally>,
+    failures: &BTreeMap<String, (String, String)>,
+    human: bool,
+    collapse: bool,
+) -> String {
+    let width = tallies.keys().map(String::len).max().unwrap_or(4).max(4);
+    // The columns exist only in the table of a run that skipped or was interrupted.
+    let skips = tallies.values().any(|t| t.skipped > 0);
+    let cut = tallies.values().any(|t| t.interrupted > 0);
+    let mut out = format!(
+        "\n{:<width$}  {:>4}  {:>7}  {:>6}{}{}  failure",
+        "host",
+        "ok",
+        "changed",
+        "failed",
+        if skips { "  skipped" } else { "" },
+        if cut { "  interrupted" } else { "" }
+    );
+    let rank = |t: &Tally| match (t.failed > 0, t.interrupted > 0) {
+        (true, _) => 0,
+        (false, true) => 1,
+        (false, false) => 2,
+    };
+    let mut rows: Vec<(&String, &Tally)> = tallies.iter().collect();
+    if human {
+        rows.sort_by_key(|(_, t)| rank(t));
+    }
+    let shown_rank = if collapse { 1 } else { 3 };
+    let (shown, rest): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(_, t)| rank(t) < shown_rank);
+    let (cut_hosts, converged): (Vec<_>, Vec<_>) =
+        rest.into_iter().partition(|(_, t)| rank(t) == 1);
+    if collapse && shown.is_empty() {
+        // Nothing to list: no header over an empty table.
+        out.clear();
+    }
+    for (h, t) in shown {
+        let fail = failures
+            .get(h)
+            .map(|(step, why)| format!("{step}: {why}"))
+            .unwrap_or_default();
+        let skipped = if skips {
+            format!("  {:>7}", t.skipped)
+        } else {
+            String::new()
+        };
+        let stopped = if cut {
+            format!("  {:>11}", t.interrupted)
+        } else {
+            String::new()
+        };
+        out.push_str(&format!(
+            "\n{h:<width$}  {:>4}  {:>7}  {:>6}{skipped}{stopped}  {fail}",
+            t.ok, t.changed, t.failed
+        ));
+    }
+    if !cut_hosts.is_empty() {
+        let names: Vec<&str> = cut_hosts
+            .iter()
+            .take(INTERRUPTED_NAMED)
+            .map(|(h, _)| h.as_str())
+            .collect();
+        let more = cut_hosts.len() - names.len();
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        out.push_str(&format!(
+            "\n{} interrupted host(s): {}{more} (--only-failed runs them again)",
+            cut_hosts.len(),
+            names.join(", ")
+        ));
+    }
+    if !converged.is_empty() {
+        let changed = converged.iter().filter(|(_, t)| t.changed > 0).count();
+        out.push_str(&format!(
+            "\n{} converged host(s), {changed} of them changed (-v lists them)",
+            converged.len()
+        ));
+    }
+    let failed_hosts = tallies.values().filter(|t| t.failed > 0).count();
+    out.push_str(&format!(
+        "\n{} host(s), {} failed",
+        tallies.len(),
+        failed_hosts
+    ));
+    out
 }
 
 /// The class view: the live view of a terminal run of more than [`CLASS_VIEW_ABOVE`] hosts.
@@ -1168,5 +1201,72 @@ mod class {
             assert_eq!(clock(Duration::from_secs(75)), "1:15");
             assert_eq!(clock(Duration::from_secs(3725)), "1:02:05");
         }
+    }
+}
+
+#[cfg(test)]
+mod closing_table_tests {
+    use super::*;
+
+    fn class() -> (BTreeMap<String, Tally>, BTreeMap<String, (String, String)>) {
+        let mut tallies = BTreeMap::new();
+        let mut failures = BTreeMap::new();
+        for i in 1..=30 {
+            let mut t = Tally::default();
+            match i {
+                7 => {
+                    t.ok = 3;
+                    t.failed = 1;
+                    t.interrupted = 4;
+                    failures.insert(format!("h{i}"), ("minikube".into(), "404".into()));
+                }
+                1..=20 => {
+                    t.ok = 2;
+                    t.interrupted = 6;
+                }
+                _ => t.changed = 8,
+            }
+            tallies.insert(format!("h{i}"), t);
+        }
+        (tallies, failures)
+    }
+
+    #[test]
+    fn a_class_run_names_its_interrupted_hosts_on_one_line() {
+        let (tallies, failures) = class();
+        let text = closing_table(&tallies, &failures, true, true);
+        let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+        assert_eq!(lines.len(), 5, "{text}");
+        assert!(lines[0].starts_with("host "), "{text}");
+        assert!(lines[1].starts_with("h7 ") && lines[1].ends_with("minikube: 404"));
+        assert_eq!(
+            lines[2],
+            "19 interrupted host(s): h1, h10, h11, h12, h13, h14, h15, h16 and 11 more \
+             (--only-failed runs them again)"
+        );
+        assert_eq!(
+            lines[3],
+            "10 converged host(s), 10 of them changed (-v lists them)"
+        );
+        assert_eq!(lines[4], "30 host(s), 1 failed");
+    }
+
+    #[test]
+    fn without_collapse_every_host_has_its_row() {
+        let (tallies, failures) = class();
+        for human in [true, false] {
+            let text = closing_table(&tallies, &failures, human, false);
+            let rows = text
+                .lines()
+                .filter(|l| l.starts_with('h') && !l.starts_with("host"));
+            assert_eq!(rows.count(), 30, "{text}");
+            assert!(!text.contains("interrupted host(s)"), "{text}");
+        }
+        // Plain output keeps the hosts in name order; a terminal lists failed, then cut.
+        let plain = closing_table(&tallies, &failures, false, false);
+        assert!(plain.lines().nth(2).unwrap().starts_with("h1 "), "{plain}");
+        let human = closing_table(&tallies, &failures, true, false);
+        assert!(human.lines().nth(2).unwrap().starts_with("h7 "), "{human}");
+        assert!(human.lines().nth(3).unwrap().starts_with("h1 "), "{human}");
     }
 }
