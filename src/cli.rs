@@ -56,7 +56,8 @@ pub struct Targets {
     #[arg(long, value_name = "FILE")]
     pub hosts_file: Option<std::path::PathBuf>,
 
-    /// Only the hosts that failed in the last run (from its journal).
+    /// Only the hosts that failed or were interrupted in the runs since the last clean one
+    /// (from their journals; verify reads its own).
     #[arg(long)]
     pub only_failed: bool,
 
@@ -162,7 +163,8 @@ pub enum Command {
         #[command(flatten)]
         targets: Targets,
     },
-    /// Write every script labprov would send to a host into DIR; contacts nothing.
+    /// Write the scripts up, apply, verify, doctor and tunnel send to a host into DIR (not
+    /// down's undo scripts); contacts nothing.
     Render {
         /// Output directory (created if missing).
         #[arg(long, value_name = "DIR")]

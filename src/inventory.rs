@@ -166,8 +166,8 @@ pub fn parse_roster(path: &Path, text: &str) -> Result<Vec<Host>> {
     Ok(hosts)
 }
 
-/// The hosts of this run. `failed_last` is the list of hosts that failed in the last run,
-/// for `--only-failed`.
+/// The hosts of this run. `failed_last` is the list of hosts that did not converge (failed
+/// or were interrupted) in the runs since the last clean one, for `--only-failed`.
 pub fn select(
     cfg: &Config,
     targets: &Targets,

@@ -5,7 +5,8 @@
 //! The data flows one way: profile text → [`profile`] layers → validated [`config::Config`]
 //! → inventory of hosts → per-host [`engine`] runs (one check round trip, then the applies
 //! that are needed) → [`report`], the only printer. Input errors stop the run before any host
-//! is contacted; the exit code is decided in [`run`] alone.
+//! is contacted; the exit code is decided in [`run`] (and by `listen`, which exits 128+N at
+//! once on a second signal).
 
 pub mod artifacts;
 pub mod cli;
@@ -45,8 +46,9 @@ use crate::manifests::Scope;
 use crate::report::Report;
 
 /// Run labprov and return the process exit code: 0 converged, 1 some host failed,
-/// 2 bad input, 130 interrupted by SIGINT (Ctrl-C), 143 by SIGTERM; `plan
-/// --detailed-exitcode`: 0 nothing to change, 2 changes pending, 1 blocked or failed.
+/// 2 bad input, 101 an internal error (a panic outside any host), 130 interrupted by SIGINT
+/// (Ctrl-C), 143 by SIGTERM; `plan --detailed-exitcode`: 0 nothing to change, 2 changes
+/// pending, 1 blocked or failed.
 pub fn run(cli: Cli) -> i32 {
     let verbosity = cli.verbose as i8 - cli.quiet as i8;
     // With `plan --detailed-exitcode`, 2 means "changes pending": bad input says 1 there, as

@@ -152,7 +152,8 @@ impl Outcome {
         Outcome::new(host, step, Kind::Ok, String::new(), None, elapsed)
     }
 
-    /// The apply ran and changed the host; `what` says what was wrong before.
+    /// The apply ran and changed the host; `what` says what it did (its `::did` lines, else
+    /// `applied: ` and the check's reasons; `down`: `undid ...`).
     pub fn changed(host: &str, step: &'static str, what: String, elapsed: Duration) -> Outcome {
         Outcome::new(host, step, Kind::Changed, what, None, elapsed)
     }

@@ -1,5 +1,6 @@
 //! Scripts from templates. Pure: the same config gives the same bytes, nothing is contacted,
-//! and `labprov render` writes exactly what a host would be sent.
+//! and what `labprov render` writes is exactly what a host would be sent (all but `down`'s
+//! undo scripts, which it does not write).
 //!
 //! Profile values reach shell only through the `q` filter (POSIX single-quote quoting), so
 //! a value can never become shell syntax.

@@ -1,5 +1,5 @@
-//! `labprov render`: every script a host would receive, written without contacting anything,
-//! and every one of them clean under shellcheck.
+//! `labprov render`: the scripts `up`, `apply`, `verify`, `doctor` and `tunnel` send to a host,
+//! written without contacting anything, and every one of them clean under shellcheck.
 
 mod common;
 
@@ -113,8 +113,9 @@ fn crownlabs_scripts_are_written_and_pass_shellcheck() {
     );
 }
 
-/// A profile whose every value differs from labprov's defaults (src/config.rs): a value
-/// dropped on its way to a script would fall back to the default and show here.
+/// A profile whose every value differs from labprov's defaults (src/config/ and the steps'
+/// section.rs): a value dropped on its way to a script would fall back to the default and
+/// show here.
 const NON_DEFAULT: &str = r#"[ssh]
 user = "anna"
 

@@ -1,12 +1,12 @@
 //! How scripts reach a host: this machine, or SSH (one multiplexed master per host, through
 //! the jump host when there is one).
 //!
-//! A transport knows nothing of steps. It runs a script with `bash -c`, optionally streams
-//! a file to its stdin, and reports either the command's result or an [`Error::Connect`]:
-//! "could not talk to the host" is kept apart from "the command failed".
+//! A transport knows nothing of steps. It sends a script on stdin to `bash -c BOOT` (see
+//! [`BOOT`]), optionally followed by a payload, and reports either the command's result or an
+//! [`Error::Connect`]: "could not talk to the host" is kept apart from "the command failed".
 //!
 //! Every command carries a token of its own as a positional argument
-//! (`bash -c SCRIPT bash TOKEN`). Once the run's [`Stop`] trips, a running command gets the
+//! (`bash -c BOOT bash LEN TOKEN`, which execs `bash /dev/fd/3 TOKEN`). Once the run's [`Stop`] trips, a running command gets the
 //! profile's `run.grace_period`; then a second command on the same connection finds the
 //! processes whose command line holds the token, collects their descendants (sudo, apt-get,
 //! curl ...) and stops them all, with sudo when there is one. Nothing is written on the host

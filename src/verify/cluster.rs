@@ -1,8 +1,8 @@
-//! The cluster as one batched `kubectl get -A -o json` shows it, and what verify reads from
-//! it: which exercise a NetworkPolicy is a solution of (by the pods it selects, not by its
-//! name or labprov's labels), the reviews VirtualService's weights, whether a
-//! PeerAuthentication exists. Nothing here compares with labprov's own YAML: a student's
-//! solution written differently is read the same way.
+//! The cluster as two batched `kubectl get -A -o json` show it (the core kinds, and Istio's
+//! apart), and what verify reads from it: which exercise a NetworkPolicy is a solution of (by
+//! the pods it selects, not by its name or labprov's labels), the reviews VirtualService's
+//! weights, whether a PeerAuthentication exists. Nothing here compares with labprov's own
+//! YAML: a student's solution written differently is read the same way.
 
 use std::collections::BTreeMap;
 

@@ -1,8 +1,8 @@
 //! `labprov verify`: prove that the lab works, check by check, on every selected host.
 //!
 //! Per host, over its one SSH connection: a first round trip reads what the selected checks
-//! need (`docker info`, `minikube status`, the node's DNS, the cluster's objects in one
-//! batched `kubectl get`); the controller decides every check it can from that, and which
+//! need (`docker info`, `minikube status`, the node's DNS, the cluster's objects in two
+//! batched `kubectl get`s); the controller decides every check it can from that, and which
 //! probes the others need ([`judge::plan`]); a second round trip creates verify's probe
 //! pods, runs every probe from pods and deletes the pods ([`judge::judge`] decides from the
 //! answers). Checks decide from behaviour, never by comparing with labprov's own YAML.

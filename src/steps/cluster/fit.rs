@@ -37,7 +37,8 @@ pub const MIN_CPUS: u64 = 4;
 pub struct Fit {
     pub cpus: u64,
     pub memory_mb: u64,
-    /// How it was decided, for `plan` and `status` (e.g. `auto: 7940 MB reported - 1024`).
+    /// How it was decided, for `plan` and `status` (e.g. `memory auto: 7940 MB less 1024, at
+    /// most 16384; cpus auto: all 4, at most 8`).
     pub how: String,
 }
 
