@@ -36,13 +36,24 @@ impl Snippet {
         let col = text[line_start..start].chars().count() + 1;
         let end = ceil_boundary(text, span.end.clamp(start, line_end));
         let width = text[start..end].chars().count().max(1);
+        let raw = text[line_start..line_end].trim_end_matches('\r');
+        // The line as it is shown, a URL's credentials masked (they are masked where text
+        // leaves labprov anyway): the caret is measured on it, so it stays under the value.
+        let shown = crate::redact::text(raw);
+        let (col, width) = if shown == raw {
+            (col, width)
+        } else {
+            let before = crate::redact::text(&text[line_start..start])
+                .chars()
+                .count();
+            let through = crate::redact::text(&text[line_start..end]).chars().count();
+            (before + 1, through.saturating_sub(before).max(1))
+        };
         Snippet {
             file: file.into(),
             line,
             col,
-            line_text: text[line_start..line_end]
-                .trim_end_matches('\r')
-                .to_string(),
+            line_text: shown.into_owned(),
             width,
         }
     }
