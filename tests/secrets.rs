@@ -1,6 +1,7 @@
 //! A mirror URL with credentials (`http://user:password@mirror/...`) reaches the hosts, and
 //! nothing else: not the terminal, the JSON lines, the journals, `render`'s files, nor the
-//! process list of the VM while labprov works there.
+//! process list of the VM while labprov works there. On the VM, Docker's repository login is
+//! root's alone (apt's auth.conf.d), not in the world-readable docker.sources.
 
 mod common;
 mod support;
@@ -30,6 +31,20 @@ fn files_holding(dir: &std::path::Path, needle: &str) -> (usize, Vec<String>) {
     (seen, hits)
 }
 
+/// The status line the world's mirror answers a GET of `path` with, without a login.
+fn mirror_status(world: &World, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(format!("10.210.{}.2:8080", world.id)).unwrap();
+    write!(
+        conn,
+        "GET {path} HTTP/1.1\r\nHost: mirror\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = conn.read_to_string(&mut answer);
+    answer.lines().next().unwrap_or_default().to_string()
+}
+
 #[test]
 fn credentials_in_urls_reach_the_hosts_and_nothing_else() {
     let world = World::start(1);
@@ -39,7 +54,10 @@ fn credentials_in_urls_reach_the_hosts_and_nothing_else() {
     let text = text
         .lines()
         .map(|l| {
-            if l.starts_with("url = ") || l.starts_with("gpg_url = ") {
+            if l.starts_with("url = ")
+                || l.starts_with("gpg_url = ")
+                || l.starts_with("repo_url = ")
+            {
                 l.replace(&mirror, &secret)
             } else {
                 l.to_string()
@@ -62,11 +80,19 @@ fn credentials_in_urls_reach_the_hosts_and_nothing_else() {
     )
     .unwrap();
     // One download fails at first, so its URL shows up in an error (masked), and is retried.
+    // Docker's repository is private: apt fetches it only with the login.
     std::fs::write(
         world.dir.join("mirror/faults"),
-        r#"[{"path": "minikube-linux-amd64", "action": "status", "status": 404, "count": 1}]"#,
+        format!(
+            r#"[{{"path": "minikube-linux-amd64", "action": "status", "status": 404, "count": 1}},
+                {{"path": "/docker/", "action": "auth", "user": "labuser", "password": "{PASSWORD}", "count": -1}}]"#
+        ),
     )
     .unwrap();
+    assert!(
+        mirror_status(&world, "/docker/linux/ubuntu/gpg").starts_with("HTTP/1.1 401"),
+        "the mirror refuses Docker's repository without the login"
+    );
 
     // Watch the VM's process list for as long as labprov works there.
     let done = Arc::new(AtomicBool::new(false));
@@ -98,6 +124,58 @@ fn credentials_in_urls_reach_the_hosts_and_nothing_else() {
         "the watcher saw labprov's scripts running ({scans} scans)"
     );
     assert!(leaks.is_empty(), "the password in the VM's ps: {leaks:?}");
+    assert_eq!(
+        again.step("h1", "docker")["kind"],
+        "ok",
+        "{}",
+        again.explain()
+    );
+
+    // apt got the login from its auth.conf.d, a file of root's alone; the source names none.
+    let sources =
+        std::fs::read_to_string(world.host_file("h1", "/etc/apt/sources.list.d/docker.sources"))
+            .unwrap();
+    assert!(
+        sources.contains(&format!(
+            "URIs: http://10.210.{}.2:8080/docker/linux/ubuntu\n",
+            world.id
+        )),
+        "{sources}"
+    );
+    let auth = world.host_file("h1", "/etc/apt/auth.conf.d/labprov-docker.conf");
+    assert_eq!(
+        std::fs::read_to_string(&auth).unwrap(),
+        format!(
+            "machine http://10.210.{}.2:8080\nlogin labuser\npassword {PASSWORD}\n",
+            world.id
+        )
+    );
+    let meta = std::fs::metadata(&auth).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!((meta.uid(), meta.mode() & 0o777), (0, 0o600), "{auth:?}");
+    // What the VM's user can read holds no password (grep reads the whole tree as that user;
+    // the positive control is that same grep as root, which finds the auth file).
+    let grep = |user: Option<&str>| {
+        let out = world.exec(
+            "h1",
+            user,
+            &[
+                "grep", "-rlsF", PASSWORD, "/etc", "/var/lib", "/home", "/tmp", "/opt",
+            ],
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let as_root = grep(None);
+    assert!(
+        as_root.contains("/etc/apt/auth.conf.d/labprov-docker.conf"),
+        "{as_root}"
+    );
+    let as_user = grep(Some(&world.user));
+    assert!(
+        as_user.trim().is_empty(),
+        "readable by {}: {as_user}",
+        world.user
+    );
 
     // The failed download's URL is shown, with its credentials masked.
     let shown = up.step("h1", "minikube")["detail"]
@@ -153,4 +231,9 @@ fn credentials_in_urls_reach_the_hosts_and_nothing_else() {
         assert!(seen > 5, "render wrote its files");
         assert_eq!(!hits.is_empty(), leaked, "{flag:?}: {hits:?}");
     }
+
+    // Removing Docker removes its login too.
+    let down = world.labprov_with(&profile, &["down", "--yes", "--purge-docker"]);
+    assert_eq!(down.code, 0, "{}", down.explain());
+    assert!(!auth.exists(), "{auth:?} left by down --purge-docker");
 }

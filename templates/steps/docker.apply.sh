@@ -50,6 +50,14 @@ if ! docker_installed || ! docker_source_ok || legacy_docker_list; then
   trap 'rm -f "$key"' EXIT
   curl -fsSL --retry 3 --retry-connrefused -K <(url_config "$(docker_url {{ cfg.docker.gpg_url | q }})") -o "$key"
   as_root install -m 0644 "$key" /etc/apt/keyrings/docker.asc
+  # The login first, so the update below can use the source; written whole or not at all.
+  if [ -n "$(docker_auth)" ]; then
+    as_root install -d -m 0755 /etc/apt/auth.conf.d
+    # shellcheck disable=SC2016 # $1 belongs to the inner shell
+    docker_auth | as_root sh -c 'umask 077 && cat >"$1.labprov-new" && mv -f "$1.labprov-new" "$1"' sh "$docker_auth_file"
+  else
+    as_root rm -f "$docker_auth_file"
+  fi
   docker_sources | as_root tee /etc/apt/sources.list.d/docker.sources >/dev/null
   apt_get update -qq
   apt_get install -y -qq docker-ce docker-ce-cli containerd.io docker-buildx-plugin docker-compose-plugin

@@ -9,11 +9,13 @@ docker_packages=(docker-ce docker-ce-cli containerd.io docker-buildx-plugin dock
 # finished, and apt-get never meets a package it cannot find.
 mapfile -t known < <(dpkg-query -W -f='${db:Status-Status} ${Package}\n' "${docker_packages[@]}" 2>/dev/null |
   awk '$1 != "not-installed" { print $2 }')
-if [ -z "${known[*]}" ] && [ ! -e /etc/apt/sources.list.d/docker.sources ] && [ ! -e /etc/apt/keyrings/docker.asc ]; then
+if [ -z "${known[*]}" ] && [ ! -e /etc/apt/sources.list.d/docker.sources ] && [ ! -e /etc/apt/keyrings/docker.asc ] &&
+  [ ! -e "$docker_auth_file" ]; then
   echo "::unchanged"
   exit 0
 fi
 if [ -n "${known[*]}" ]; then
   apt_get purge -y -qq "${known[@]}"
 fi
-as_root rm -f /etc/apt/sources.list.d/docker.sources /etc/apt/sources.list.d/docker.list /etc/apt/keyrings/docker.asc
+as_root rm -f /etc/apt/sources.list.d/docker.sources /etc/apt/sources.list.d/docker.list /etc/apt/keyrings/docker.asc \
+  "$docker_auth_file"

@@ -16,9 +16,13 @@ applies (its count, when positive, goes down by one; -1 never does):
       connection: a download cut mid-body;
   {"path": "istio", "action": "stall", "seconds": 60, "count": 1}
       wait that long before answering: a mirror slower than the client's timeout.
+  {"path": "docker/", "action": "auth", "user": "U", "password": "P", "count": -1}
+      a request without HTTP Basic credentials U:P gets 401 with `WWW-Authenticate: Basic`, as
+      a private mirror does; one with them is served as usual.
 A rule that fired is logged like any request (its status, the body bytes actually sent).
 """
 
+import base64
 import json
 import time
 
@@ -138,12 +142,19 @@ class Handler(BaseHTTPRequestHandler):
         rule = self._fault()
         if rule is not None and rule.get("action") == "stall":
             time.sleep(float(rule.get("seconds", 60)))
+        if rule is not None and rule.get("action") == "auth":
+            want = "%s:%s" % (rule.get("user", ""), rule.get("password", ""))
+            given = self.headers.get("Authorization", "")
+            if given != "Basic " + base64.b64encode(want.encode()).decode():
+                rule = {"action": "status", "status": 401}
         if rule is not None and rule.get("action") == "status":
             code = int(rule.get("status", 500))
             body = ("%d %s\n" % (code, HTTPStatus(code).phrase)).encode()
             self.send_response(code)
             self.send_header("Content-Type", "text/plain; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
+            if code == 401:
+                self.send_header("WWW-Authenticate", 'Basic realm="mirror"')
             self.end_headers()
             if not head:
                 self.wfile.write(body)
