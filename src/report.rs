@@ -740,7 +740,7 @@ impl Report {
         let human = self.mode == OutputMode::Human;
         let collapse = human && st.class_run && self.verbosity <= 0;
         let out = closing_table(&tallies, &st.failures, human, collapse)
-            + &format!(" in {:.1}s", elapsed.as_secs_f64())
+            + &format!(", in {:.1}s", elapsed.as_secs_f64())
             + &interrupted
                 .map(|signal| format!(" (interrupted by {signal})"))
                 .unwrap_or_default();
