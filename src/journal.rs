@@ -1,7 +1,8 @@
-//! The run journal: every `up`, `apply`, `down`, `reset` and `verify` writes, under the XDG state dir, what happened on each
-//! host (per step: outcome, duration, detail with the stderr tail), so a TA can read a class
-//! run afterwards and `--only-failed` can re-run just the hosts that failed. Each run has
-//! its own file under `runs/`; `last-run.json` is a copy of the last one to finish.
+//! The run journal: every `up`, `apply`, `down`, `reset` and `verify` writes, under the XDG
+//! state dir, what happened on each host (per step: outcome, duration, detail with the stderr
+//! tail), so a TA can read a class run afterwards and `--only-failed` can re-run just the
+//! hosts that failed. Each run has its own file under `runs/`; `last-run.json` is a copy of
+//! the last one to finish.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -739,11 +739,14 @@ impl Report {
         }
         let human = self.mode == OutputMode::Human;
         let collapse = human && st.class_run && self.verbosity <= 0;
-        let out = closing_table(&tallies, &st.failures, human, collapse)
-            + &format!(", in {:.1}s", elapsed.as_secs_f64())
-            + &interrupted
-                .map(|signal| format!(" (interrupted by {signal})"))
-                .unwrap_or_default();
+        let out = closing_table(
+            &tallies,
+            &st.failures,
+            human,
+            collapse,
+            elapsed,
+            interrupted,
+        );
         self.line(&st, &out);
     }
 }
@@ -751,8 +754,8 @@ impl Report {
 /// How many interrupted hosts a class run's table names before "and N more".
 const INTERRUPTED_NAMED: usize = 8;
 
-/// The closing table of `up`, `down`, ... up to its last line's "N host(s), M failed" (the
-/// caller adds the time). On a terminal the failed hosts come first, then the interrupted
+/// The closing table of `up`, `down`, ... down to its last line, "N host(s), M failed, in
+/// T" (and the signal that interrupted the run). On a terminal the failed hosts come first, then the interrupted
 /// ones; a class run (`collapse`) shows its converged hosts as one count line and its
 /// interrupted ones as one line of names, unless -v. Plain output keeps a row per host in
 /// name order, for scripts that read it.
@@ -761,6 +764,8 @@ fn closing_table(
     failures: &BTreeMap<String, (String, String)>,
     human: bool,
     collapse: bool,
+    elapsed: Duration,
+    interrupted: Option<&str>,
 ) -> String {
     let width = tallies.keys().map(String::len).max().unwrap_or(4).max(4);
     // The columns exist only in the table of a run that skipped or was interrupted.
@@ -784,8 +789,9 @@ fn closing_table(
     if human {
         rows.sort_by_key(|(_, t)| rank(t));
     }
-    let shown_rank = if collapse { 1 } else { 3 };
-    let (shown, rest): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(_, t)| rank(t) < shown_rank);
+    let (shown, rest): (Vec<_>, Vec<_>) = rows
+        .into_iter()
+        .partition(|(_, t)| !collapse || rank(t) == 0);
     let (cut_hosts, converged): (Vec<_>, Vec<_>) =
         rest.into_iter().partition(|(_, t)| rank(t) == 1);
     if collapse && shown.is_empty() {
@@ -839,10 +845,14 @@ fn closing_table(
     }
     let failed_hosts = tallies.values().filter(|t| t.failed > 0).count();
     out.push_str(&format!(
-        "\n{} host(s), {} failed",
+        "\n{} host(s), {} failed, in {:.1}s",
         tallies.len(),
-        failed_hosts
+        failed_hosts,
+        elapsed.as_secs_f64()
     ));
+    if let Some(signal) = interrupted {
+        out.push_str(&format!(" (interrupted by {signal})"));
+    }
     out
 }
 
@@ -1234,7 +1244,8 @@ mod closing_table_tests {
     #[test]
     fn a_class_run_names_its_interrupted_hosts_on_one_line() {
         let (tallies, failures) = class();
-        let text = closing_table(&tallies, &failures, true, true);
+        let took = Duration::from_millis(61_250);
+        let text = closing_table(&tallies, &failures, true, true, took, Some("SIGINT"));
         let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
         assert_eq!(lines.len(), 5, "{text}");
         assert!(lines[0].starts_with("host "), "{text}");
@@ -1248,14 +1259,17 @@ mod closing_table_tests {
             lines[3],
             "10 converged host(s), 10 of them changed (-v lists them)"
         );
-        assert_eq!(lines[4], "30 host(s), 1 failed");
+        assert_eq!(
+            lines[4],
+            "30 host(s), 1 failed, in 61.2s (interrupted by SIGINT)"
+        );
     }
 
     #[test]
     fn without_collapse_every_host_has_its_row() {
         let (tallies, failures) = class();
         for human in [true, false] {
-            let text = closing_table(&tallies, &failures, human, false);
+            let text = closing_table(&tallies, &failures, human, false, Duration::ZERO, None);
             let rows = text
                 .lines()
                 .filter(|l| l.starts_with('h') && !l.starts_with("host"));
@@ -1263,9 +1277,9 @@ mod closing_table_tests {
             assert!(!text.contains("interrupted host(s)"), "{text}");
         }
         // Plain output keeps the hosts in name order; a terminal lists failed, then cut.
-        let plain = closing_table(&tallies, &failures, false, false);
+        let plain = closing_table(&tallies, &failures, false, false, Duration::ZERO, None);
         assert!(plain.lines().nth(2).unwrap().starts_with("h1 "), "{plain}");
-        let human = closing_table(&tallies, &failures, true, false);
+        let human = closing_table(&tallies, &failures, true, false, Duration::ZERO, None);
         assert!(human.lines().nth(2).unwrap().starts_with("h7 "), "{human}");
         assert!(human.lines().nth(3).unwrap().starts_with("h1 "), "{human}");
     }
