@@ -1,6 +1,7 @@
 //! What the minikube and kubectl steps share: a single binary, downloaded, checked against its
 //! sha256, and renamed into place. Converged means the file labprov installed and recorded
-//! for the pinned version is in place, or else the binary reports that version. Each step states its own pin (`section.rs` in its folder) and version command.
+//! for the pinned version is in place, or else the binary reports that version. Each step
+//! states its own pin (`section.rs` in its folder) and version command.
 use tera::Context;
 
 use crate::config::{Artifact, Config};

@@ -6,11 +6,11 @@
 //! [`Error::Connect`]: "could not talk to the host" is kept apart from "the command failed".
 //!
 //! Every command carries a token of its own as a positional argument
-//! (`bash -c BOOT bash LEN TOKEN`, which execs `bash /dev/fd/3 TOKEN`). Once the run's [`Stop`] trips, a running command gets the
-//! profile's `run.grace_period`; then a second command on the same connection finds the
-//! processes whose command line holds the token, collects their descendants (sudo, apt-get,
-//! curl ...) and stops them all, with sudo when there is one. Nothing is written on the host
-//! for this.
+//! (`bash -c BOOT bash LEN TOKEN`, which execs `bash /dev/fd/3 TOKEN`). Once the run's
+//! [`Stop`] trips, a running command gets the profile's `run.grace_period`; then a second
+//! command on the same connection finds the processes whose command line holds the token,
+//! collects their descendants (sudo, apt-get, curl ...) and stops them all, with sudo when
+//! there is one. Nothing is written on the host for this.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -48,7 +48,7 @@ pub fn section(l: &Layered<RawDocker>) -> Result<Docker> {
 }
 
 /// `%XX` decoded, as apt decodes a URL's login (and the auth file must hold it).
-pub fn percent_decoded(text: &str) -> String {
+fn percent_decoded(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

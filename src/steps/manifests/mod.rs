@@ -1,10 +1,9 @@
 //! The lab's Kubernetes and Istio objects. The check brings back the host's part (last
 //! applied state, the cluster's identity, the Istio release's sample files by sha256, whose
 //! content `gather` takes from the controller's cache or, for new ones, in one more round
-//! trip); this step
-//! decides object by object what to create, change or prune (with the pure planning of
-//! [`crate::manifests`]) and applies bundle by bundle. `down` deletes every object labprov
-//! owns, and with `--purge` its state on the host.
+//! trip); this step decides object by object what to create, change or prune (with the
+//! pure planning of [`crate::manifests`]) and applies bundle by bundle. `down` deletes every
+//! object labprov owns, and with `--purge` its state on the host.
 pub mod bundles;
 pub mod section;
 
