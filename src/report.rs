@@ -755,10 +755,10 @@ impl Report {
 const INTERRUPTED_NAMED: usize = 8;
 
 /// The closing table of `up`, `down`, ... down to its last line, "N host(s), M failed, in
-/// T" (and the signal that interrupted the run). On a terminal the failed hosts come first, then the interrupted
-/// ones; a class run (`collapse`) shows its converged hosts as one count line and its
-/// interrupted ones as one line of names, unless -v. Plain output keeps a row per host in
-/// name order, for scripts that read it.
+/// T" (and the signal that interrupted the run). On a terminal the failed hosts come first,
+/// then the interrupted ones; a class run (`collapse`) shows its converged hosts as one count
+/// line and its interrupted ones as one line of names, unless -v. Plain output keeps a row
+/// per host in name order, for scripts that read it.
 fn closing_table(
     tallies: &BTreeMap<String, Tally>,
     failures: &BTreeMap<String, (String, String)>,
