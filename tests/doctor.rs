@@ -77,6 +77,13 @@ fn assert_fails(run: &Run, host: &str, check: &str, detail: &str, fix: &str) {
     );
 }
 
+/// `plan` shows `step` of `host` blocked, its first reason holding `words`.
+fn assert_blocked(plan: &Run, host: &str, step: &str, words: &str) {
+    let s = state(plan, host, step);
+    assert_eq!(s["state"], "blocked", "{s}\n{}", plan.explain());
+    assert!(s["reasons"][0].as_str().unwrap().contains(words), "{s}");
+}
+
 /// `check` is ok on `host`.
 fn assert_ok(run: &Run, host: &str, check: &str) {
     for v in all_of(run, host, check) {
@@ -248,41 +255,19 @@ fn doctor_fails_no_sudo_a_small_disk_a_route_a_clock_and_a_mirror_down_and_plan_
     // cluster still to be made at facts, with doctor's words; without sudo, each step that
     // needs root (docker first), with the words `up` refuses it with.
     let plan = world.labprov(&["plan"]);
-    let facts = state(&plan, "h2", "facts");
-    assert_eq!(facts["state"], "blocked", "{facts}\n{}", plan.explain());
-    let disk = verdict(&run, "h2", "disk")["detail"].as_str().unwrap();
-    assert!(
-        facts["reasons"][0].as_str().unwrap().contains(disk),
-        "{facts}"
-    );
-    let docker = state(&plan, "h1", "docker");
-    assert_eq!(docker["state"], "blocked", "{docker}\n{}", plan.explain());
-    assert!(
-        docker["reasons"][0]
-            .as_str()
-            .unwrap()
-            .contains("sudo for student asks for a password"),
-        "{docker}"
+    let words = |host: &str, check: &str| verdict(&run, host, check)["detail"].as_str().unwrap();
+    assert_blocked(&plan, "h2", "facts", words("h2", "disk"));
+    assert_blocked(
+        &plan,
+        "h1",
+        "docker",
+        "sudo for student asks for a password",
     );
     // A route into minikube's network stops a new cluster as well: facts, with doctor's words.
-    let facts = state(&plan, "h3", "facts");
-    assert_eq!(facts["state"], "blocked", "{facts}\n{}", plan.explain());
-    let routes = verdict(&run, "h3", "routes")["detail"].as_str().unwrap();
-    assert!(
-        facts["reasons"][0].as_str().unwrap().contains(routes),
-        "{facts}"
-    );
+    assert_blocked(&plan, "h3", "facts", words("h3", "routes"));
     // A clock an hour ahead stops a host with something to install (TLS, apt): facts, with
-    // doctor's words.
-    let facts = state(&plan, "h5", "facts");
-    assert_eq!(facts["state"], "blocked", "{facts}\n{}", plan.explain());
-    assert!(
-        facts["reasons"][0]
-            .as_str()
-            .unwrap()
-            .contains("the host's clock is +3600."),
-        "{facts}"
-    );
+    // doctor's words (but the round trip, which differs from doctor's).
+    assert_blocked(&plan, "h5", "facts", "the host's clock is +3600.");
     let h4 = state(&plan, "h4", "facts");
     assert_eq!(h4["state"], "converged", "{}", plan.explain());
     assert_eq!(

@@ -51,11 +51,11 @@ fn install_waits(gate: &std::path::Path) -> bool {
     })
 }
 
-#[test]
-fn a_second_up_waits_for_the_first_and_docker_is_installed_once() {
-    let world = World::start(1);
-    let gate = gated_apt(&world, "h1");
-    let mut first = Background::start(&world, &world.profile, &["up"]);
+/// A first `up` on h1 that holds the host's lock, its docker-ce install waiting for the gate
+/// (returned with it).
+fn holding_the_lock(world: &World) -> (std::path::PathBuf, Background) {
+    let gate = gated_apt(world, "h1");
+    let mut first = Background::start(world, &world.profile, &["up"]);
     poll(
         "the first run's docker-ce install",
         Duration::from_secs(300),
@@ -64,6 +64,13 @@ fn a_second_up_waits_for_the_first_and_docker_is_installed_once() {
             install_waits(&gate).then_some(())
         },
     );
+    (gate, first)
+}
+
+#[test]
+fn a_second_up_waits_for_the_first_and_docker_is_installed_once() {
+    let world = World::start(1);
+    let (gate, first) = holding_the_lock(&world);
     let holder_id = format!("-{} (labprov up by ", first.pid());
 
     // plan takes no lock: it finishes while the first run holds it.
@@ -178,16 +185,7 @@ fn kill_masters_in(dir: &std::path::Path) -> usize {
 #[test]
 fn a_run_that_loses_its_host_while_waiting_for_the_lock_says_so() {
     let world = World::start(1);
-    let gate = gated_apt(&world, "h1");
-    let mut first = Background::start(&world, &world.profile, &["up"]);
-    poll(
-        "the first run's docker-ce install",
-        Duration::from_secs(300),
-        || {
-            assert!(!first.exited(), "the first run ended before its install");
-            install_waits(&gate).then_some(())
-        },
-    );
+    let (gate, first) = holding_the_lock(&world);
     // The second run's own TMPDIR, where its ssh masters' sockets are: its connection alone
     // can be cut, while the first run holds the lock.
     let tmp = world.dir.join("second-tmp");
