@@ -638,16 +638,8 @@ impl Report {
                 first_fail.get(h).map(String::as_str).unwrap_or("")
             ));
         }
-        let failed = first_fail.len();
-        out.push_str(&format!(
-            "\n{} host(s), {} with a failed check, in {:.1}s",
-            counts.len(),
-            failed,
-            elapsed.as_secs_f64()
-        ));
-        if let Some(signal) = interrupted {
-            out.push_str(&format!(" (interrupted by {signal})"));
-        }
+        let failed = format!("{} with a failed check", first_fail.len());
+        out.push_str(&total_line(counts.len(), &failed, elapsed, interrupted));
         self.line(&st, &out);
     }
 
@@ -843,17 +835,27 @@ fn closing_table(
             converged.len()
         ));
     }
-    let failed_hosts = tallies.values().filter(|t| t.failed > 0).count();
-    out.push_str(&format!(
-        "\n{} host(s), {} failed, in {:.1}s",
+    let failed = tallies.values().filter(|t| t.failed > 0).count();
+    out.push_str(&total_line(
         tallies.len(),
-        failed_hosts,
-        elapsed.as_secs_f64()
+        &format!("{failed} failed"),
+        elapsed,
+        interrupted,
     ));
-    if let Some(signal) = interrupted {
-        out.push_str(&format!(" (interrupted by {signal})"));
-    }
     out
+}
+
+/// The last line of every closing table: `N host(s), FAILED, in T` and the signal that
+/// interrupted the run, if one did.
+fn total_line(hosts: usize, failed: &str, elapsed: Duration, interrupted: Option<&str>) -> String {
+    let mut line = format!(
+        "\n{hosts} host(s), {failed}, in {:.1}s",
+        elapsed.as_secs_f64()
+    );
+    if let Some(signal) = interrupted {
+        line.push_str(&format!(" (interrupted by {signal})"));
+    }
+    line
 }
 
 /// The class view: the live view of a terminal run of more than [`CLASS_VIEW_ABOVE`] hosts.

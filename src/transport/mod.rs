@@ -273,7 +273,7 @@ impl Transport {
         }
         let code = child.wait().await.ok().and_then(|s| s.code()).unwrap_or(-1);
         if let (255, Link::Ssh(s)) = (code, &self.link)
-            && let Some(lost) = s.lost_if_dropped("while taking labprov's lock").await
+            && let Some(lost) = s.lost_if_dropped(" while taking labprov's lock").await
         {
             return Err(lost);
         }

@@ -265,11 +265,12 @@ impl Ssh {
     }
 
     /// A command's channel client exited 255, which ssh also uses for a dropped
-    /// connection: this tells the two apart. `Some` is the connection failure to report.
+    /// connection: this tells the two apart. `Some` is the connection failure to report
+    /// (`during`: what was going on, e.g. " while taking labprov's lock", or nothing).
     pub async fn lost_if_dropped(&self, during: &str) -> Option<Error> {
         match &self.session {
             Some(s) if s.check().await.is_ok() => None,
-            _ => Some(self.lost(format!("the connection was lost {during}"))),
+            _ => Some(self.lost(format!("the connection was lost{during}"))),
         }
     }
 
@@ -293,8 +294,10 @@ impl Ssh {
             Ok((status, stdout, stderr)) => {
                 let code = status.code().unwrap_or(-1);
                 // ssh reports a dropped connection as 255; make sure it was not the script.
-                if code == 255 && session.check().await.is_err() {
-                    return Err(lost("the connection was lost".into()));
+                if code == 255
+                    && let Some(e) = self.lost_if_dropped("").await
+                {
+                    return Err(e);
                 }
                 Ok(Output {
                     code,
